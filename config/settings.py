@@ -1,0 +1,129 @@
+"""Settings for the demo host site, read from the environment (and ``.env``) with django-environ.
+
+Everything has a default that runs on this machine with no servers: SQLite in WAL mode and Celery's
+``filesystem://`` broker, both under ``var/``. Production sets ``DATABASE_URL`` (PostgreSQL),
+``CELERY_BROKER_URL`` (Redis or RabbitMQ), ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``CRM_BRIDGE_BASE_URL`` and
+``CRM_BRIDGE_TOKEN``.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("CRM_BRIDGE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
+
+DEBUG = env.bool("DEBUG", default=False)
+# The fallback key is for the demo and tests only; `manage.py check --deploy` flags it.
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-crm-bridge-demo-only-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "corsheaders",
+    "crm_bridge",
+    "crm_bridge.sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+# SQLite is shared by the web server and the Celery worker processes, so it runs in WAL mode with IMMEDIATE
+# transactions and a busy timeout; without them concurrent writers fail with "database is locked".
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+    # A file, not :memory:, so a test's Celery worker process sees the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (throttling counters, circuit breaker state) ----------------------------------------------------
+# Shared by every process; the default is the database so the embedded setup needs no server.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Celery -------------------------------------------------------------------------------------------------
+# The embedded default: kombu's filesystem transport, a real broker for a real prefork worker, no server.
+_BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- crm_bridge ------------------------------------------------------------------------------------------
+# Defaults point at the sandbox mounted in this site (see urls.py), so the demo runs with no real tenant.
+CRM_BRIDGE = {
+    "BASE_URL": env.str("CRM_BRIDGE_BASE_URL", default="http://127.0.0.1:8000/WebApi/Handler/1.0/CRM/"),
+    "TOKEN": env.str("CRM_BRIDGE_TOKEN", default="sandbox-token"),
+}
+# The credentials the mounted sandbox accepts.
+CRM_SANDBOX = {
+    "TOKENS": env.list("CRM_SANDBOX_TOKENS", default=["sandbox-token"]),
+    "SITE_KEYS": env.list("CRM_SANDBOX_SITE_KEYS", default=["sandbox-site-key"]),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}},
+}

@@ -1,0 +1,10 @@
+"""URLs of the demo host site: admin, the crm_bridge app under /crm/, and the sandbox CRM at the path a
+real tenant serves its Web API from."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("crm_bridge.sandbox.urls")),
+]

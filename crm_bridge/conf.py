@@ -1,0 +1,89 @@
+"""The app's settings: one ``CRM_BRIDGE`` dict in the host project's settings, with documented defaults.
+
+>>> from crm_bridge.conf import bridge_settings
+>>> bridge_settings.READ_TIMEOUT
+10.0
+
+Unknown keys are an error (a typo must not silently fall back to a default). Values are re-read when tests
+override ``CRM_BRIDGE`` (``setting_changed``). A required key that is missing raises
+:class:`CRMBridgeImproperlyConfigured` naming the key. ``manage.py check`` reports the same problems up front
+(``crm_bridge.checks``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+__all__ = ["DEFAULTS", "REQUIRED", "CRMBridgeImproperlyConfigured", "bridge_settings"]
+
+#: Every key the ``CRM_BRIDGE`` dict may hold, with its default. ``REQUIRED`` keys have none.
+DEFAULTS: dict[str, Any] = {
+    # Where the tenant's handlers live: ``https://crm.example.com/WebApi/Handler/1.0/CRM/``.
+    "BASE_URL": None,
+    # The CRM access token (token-authenticated handlers). A secret: never sent to a browser or logged.
+    "TOKEN": None,
+    # Seconds to wait for a connection / for the reply once connected.
+    "CONNECT_TIMEOUT": 3.05,
+    "READ_TIMEOUT": 10.0,
+    # Immediate retries for read-only calls on connection errors and 5xx (writes are never retried in-line;
+    # delivery schedules those in the database).
+    "READ_RETRIES": 2,
+    # Reply format asked of the CRM: "json" or "xml".
+    "FORMAT": "json",
+}
+REQUIRED = ("BASE_URL", "TOKEN")
+
+
+class CRMBridgeImproperlyConfigured(ImproperlyConfigured):
+    """A ``CRM_BRIDGE`` setting is missing or malformed; the message names the key to set."""
+
+
+class _BridgeSettings:
+    """Attribute access to ``settings.CRM_BRIDGE`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "CRM_BRIDGE", {})
+        if not isinstance(value, dict):
+            raise CRMBridgeImproperlyConfigured("settings.CRM_BRIDGE must be a dict")
+        unknown = sorted(set(value) - set(DEFAULTS))
+        if unknown:
+            raise CRMBridgeImproperlyConfigured(
+                f"Unknown key(s) in settings.CRM_BRIDGE: {', '.join(unknown)}. "
+                f"Known keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        return value
+
+    def __getattr__(self, key: str) -> Any:
+        if key not in DEFAULTS:
+            raise AttributeError(f"No crm_bridge setting {key!r}")
+        if self._cache is None:
+            self._cache = {**DEFAULTS, **self.user_settings}
+        value = self._cache[key]
+        if value in (None, "") and key in REQUIRED:
+            raise CRMBridgeImproperlyConfigured(
+                f"settings.CRM_BRIDGE[{key!r}] is required: set it in your settings "
+                f"(the demo reads it from the CRM_BRIDGE_{key} environment variable)."
+            )
+        return value
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+bridge_settings = _BridgeSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CRM_BRIDGE":
+        bridge_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,17 @@
+"""Shared fixtures. Layer-specific ones live beside their tests."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def reference_doc_text() -> str:
+    """The vendor's Web API reference (../shared/seed/), or the copy shipped in tests/data if absent."""
+    for candidate in (SHARED / "seed" / "crm-webapi-reference.txt", REPO / "tests" / "data" / "crm-webapi-reference.txt"):
+        if candidate.exists():
+            return candidate.read_text(encoding="utf-8")
+    pytest.fail("crm-webapi-reference.txt not found")
