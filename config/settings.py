@@ -125,5 +125,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}
+    },
 }

@@ -34,6 +34,39 @@ DEFAULTS: dict[str, Any] = {
     "READ_RETRIES": 2,
     # Reply format asked of the CRM: "json" or "xml".
     "FORMAT": "json",
+    # --- delivery (design.md §5) ---
+    # Retry back-off: BASE * 2**(attempt-1), full jitter, capped at MAX; give up (status failed, a dead letter
+    # staff can retry) after MAX_ATTEMPTS or once a submission is MAX_AGE seconds old, whichever comes first.
+    "RETRY_BASE_DELAY": 30.0,
+    "RETRY_MAX_DELAY": 6 * 3600.0,
+    "MAX_ATTEMPTS": 30,
+    "MAX_AGE": 4 * 24 * 3600.0,
+    # A worker's claim on a row; must exceed the longest delivery (3 CRM calls x timeouts x read retries).
+    "LEASE_SECONDS": 180.0,
+    # Rows the periodic sweep re-enqueues per run, and how often it runs (seconds).
+    "SWEEP_BATCH": 500,
+    "SWEEP_INTERVAL": 15.0,
+    # How often page-view counters are flushed to the CRM (seconds).
+    "HIT_FLUSH_INTERVAL": 60.0,
+    # Circuit breaker: open after this many consecutive retryable failures; probe again after RESET seconds.
+    "CIRCUIT_FAIL_MAX": 5,
+    "CIRCUIT_RESET_TIMEOUT": 30.0,
+    # Ceiling on CRM calls per second across all workers; hit flushes only use what leaves this share free.
+    "CALLS_PER_SECOND": 20.0,
+    "HIT_FLUSH_SHARE": 0.5,
+    # Longest intake waits to hand a task to the broker; past it the sweep delivers the row instead.
+    "ENQUEUE_TIMEOUT": 2.0,
+    # --- intake (design.md §4) ---
+    # Requests per client IP and per site (DRF rate strings).
+    "THROTTLE_RATES": {"ip": "30/min", "site": "1200/min"},
+    # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (DRF NUM_PROXIES).
+    "NUM_PROXIES": 0,
+    # A form filled faster than this (seconds) is held as spam.
+    "MIN_FILL_SECONDS": 2.0,
+    # Largest accepted widget request body (bytes).
+    "MAX_BODY_BYTES": 16 * 1024,
+    # How long an Idempotency-Key's first answer is kept (seconds).
+    "IDEMPOTENCY_TTL": 24 * 3600.0,
 }
 REQUIRED = ("BASE_URL", "TOKEN")
 

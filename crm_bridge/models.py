@@ -1,0 +1,294 @@
+"""The app's tables: sites, the submission outbox, delivery attempts, hit counters, idempotency records,
+and the shared CRM circuit/rate state.
+
+The ``Submission`` row — not the broker message — is the truth about a delivery (design.md §5): intake writes it
+in the request's transaction, a Celery task delivers it, and a periodic sweep re-enqueues rows that are due or
+whose lease ran out, so a lost broker message delays a delivery but never loses it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "Circuit",
+    "DeliveryAttempt",
+    "HitCounter",
+    "IdempotencyRecord",
+    "LeadIdentity",
+    "Site",
+    "Submission",
+]
+
+
+def new_public_key() -> str:
+    """A widget key: public (it is in every page's HTML), unguessable, and not the CRM siteKey."""
+    return "pk_" + secrets.token_urlsafe(18)
+
+
+def default_features() -> dict[str, bool]:
+    return {"messages": True, "leads": True, "hits": True}
+
+
+def default_lead_mapping() -> dict[str, str]:
+    """CRM customer field → template over the lead's fields (see ``delivery.build_customer``)."""
+    return {
+        "sName": "{company_or_name}",
+        "tel": "{tel}",
+        "email": "{email}",
+        "remark": "{summary}",
+    }
+
+
+class Site(models.Model):
+    """One company website that embeds the widget, and how its submissions reach the CRM.
+
+    ``site_key`` is the CRM's secret for the ECommerce handlers: it never leaves the server (masked in admin,
+    absent from ``repr``, logs and every response). ``public_key`` is what pages carry.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    public_key = models.CharField(_("public key"), max_length=40, unique=True, default=new_public_key, editable=False)
+    site_key = models.CharField(_("CRM siteKey"), max_length=200, help_text=_("Secret. Never shown to visitors."))
+    allowed_origins = models.JSONField(
+        _("allowed origins"),
+        default=list,
+        blank=True,
+        help_text=_('Pages that may embed the widget, as origins: ["https://www.example.com"].'),
+    )
+    features = models.JSONField(_("enabled features"), default=default_features, blank=True)
+    default_cust_id = models.IntegerField(
+        _("default custID"), default=0, help_text=_("CRM customer the message board files anonymous messages under.")
+    )
+    lead_mapping = models.JSONField(_("lead field mapping"), default=default_lead_mapping, blank=True)
+    post_duplicates_to_board = models.BooleanField(
+        _("post duplicate leads to the message board"), default=True,
+        help_text=_("So sales sees a returning contact that the CRM already knows."),
+    )  # fmt: skip
+    texts = models.JSONField(_("widget texts"), default=dict, blank=True, help_text=_("Overrides per language."))
+    is_active = models.BooleanField(_("active"), default=True)
+    paused_at = models.DateTimeField(_("deliveries paused at"), null=True, blank=True)
+    paused_reason = models.TextField(_("why paused"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:  # never the siteKey
+        return f"<Site {self.pk} {self.name!r} {self.public_key}>"
+
+    def feature(self, name: str) -> bool:
+        return bool({**default_features(), **(self.features or {})}.get(name))
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        """True when ``origin`` (scheme://host[:port]) is on this site's allow-list, compared case-insensitively."""
+        if not origin:
+            return False
+        wanted = origin.rstrip("/").lower()
+        return any(str(o).rstrip("/").lower() == wanted for o in self.allowed_origins or ())
+
+
+class Submission(models.Model):
+    """The outbox: one visitor submission (a message or a lead) and where its delivery stands."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("message")
+        LEAD = "lead", _("lead")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")  # waiting; due at next_attempt_at (NULL = now)
+        SENDING = "sending", _("sending")  # claimed by one worker until lease_expires_at
+        DELIVERED = "delivered", _("delivered")
+        DUPLICATE = "duplicate", _("duplicate")  # a lead the CRM (or our outbox) already had
+        FAILED = "failed", _("failed")  # dead letter: needs a person
+        SPAM = "spam", _("held as spam")  # never sent unless staff release it
+        CANCELLED = "cancelled", _("cancelled")
+
+    FINAL = (Status.DELIVERED, Status.DUPLICATE, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="submissions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    payload = models.JSONField(help_text=_("The visitor's fields, validated and normalised."))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text=_("Delivery attempts spent."))
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    crm_reply = models.JSONField(null=True, blank=True, help_text=_("The CRM's last answer."))
+    ambiguous_sends = models.PositiveIntegerField(
+        default=0, help_text=_("Sends whose outcome we never heard (timeout after sending): possible duplicates.")
+    )
+    save_attempted = models.BooleanField(default=False, help_text=_("A lead's Customer/Save was sent at least once."))
+    spam_reason = models.CharField(max_length=100, blank=True)
+    page_url = models.URLField(max_length=2000, blank=True)
+    origin = models.CharField(max_length=200, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="crm_bridge_sub_due"),
+            models.Index(fields=["status", "lease_expires_at"], name="crm_bridge_sub_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.id}"
+
+    @property
+    def public_status(self) -> str:
+        """The coarse status the widget API shows: queued, delivered, failed or duplicate."""
+        return {
+            self.Status.DELIVERED: "delivered",
+            self.Status.DUPLICATE: "duplicate",
+            self.Status.FAILED: "failed",
+            self.Status.CANCELLED: "failed",
+        }.get(self.status, "queued")
+
+
+class DeliveryAttempt(models.Model):
+    """One CRM call made on behalf of a submission (or a hit flush): when, which endpoint, how long, the answer."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("answered")
+        RETRY = "retry", _("failed, will retry")
+        AUTH = "auth", _("credentials refused")
+        REJECTED = "rejected", _("rejected")
+        AMBIGUOUS = "ambiguous", _("no answer after sending")
+        SKIPPED = "skipped", _("not called")
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attempt_log", null=True)
+    attempt = models.PositiveIntegerField(default=0, help_text=_("The submission's attempt number."))
+    endpoint = models.CharField(max_length=60)
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    reply = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        verbose_name = _("delivery attempt")
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.outcome}"
+
+
+class LeadIdentity(models.Model):
+    """Which lead in our outbox owns a name or phone number, per site.
+
+    Inserting these rows (unique per site, field and value) serialises the check-then-create of two leads with
+    the same name or phone in flight at once, on any database, without holding a transaction open across CRM
+    calls: the second finds the first's row and waits for, or defers to, its outcome.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE)
+    field = models.CharField(max_length=10)  # "name" | "tel"
+    value = models.CharField(max_length=200)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="identities")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "field", "value"], name="crm_bridge_lead_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.value}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer given to a write with an ``Idempotency-Key``; a repeat gets it again (Stripe's model)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=20)
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of the request body."))
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "key"], name="crm_bridge_idempotency_key")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class HitCounter(models.Model):
+    """Page views of one catalogue item not yet sent to the CRM (``pending``) and those sent (``sent``).
+
+    Intake adds to ``pending``; a flush sends ``UpdateBaseInfoHit(addHit=pending)`` and subtracts what it sent,
+    so a failed flush keeps its count for the next one.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="hit_counters")
+    pkid = models.IntegerField()
+    pending = models.BigIntegerField(default=0)
+    sent = models.BigIntegerField(default=0)
+    flushing_until = models.DateTimeField(null=True, blank=True, help_text=_("Lease of the flush sending it."))
+    last_flushed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "pkid"], name="crm_bridge_hit_counter")]
+        indexes = [models.Index(fields=["pending"], name="crm_bridge_hit_pending", condition=Q(pending__gt=0))]
+
+    def __str__(self) -> str:
+        return f"pkid {self.pkid}: {self.pending} pending"
+
+
+class Circuit(models.Model):
+    """Shared health of one CRM (by base URL): a circuit breaker and a call-rate bucket for all workers.
+
+    Kept in the database so every worker process and machine sees the same state, and staff see it in admin.
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", _("closed (calling)")
+        OPEN = "open", _("open (not calling)")
+        HALF_OPEN = "half_open", _("half-open (probing)")
+
+    name = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    failures = models.PositiveIntegerField(default=0, help_text=_("Consecutive retryable failures."))
+    opened_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text=_("When an open circuit lets a probe through."))
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    tokens = models.FloatField(default=0.0, help_text=_("Call-rate bucket: calls that may start now."))
+    tokens_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("CRM circuit")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.state}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "opened_at": self.opened_at,
+            "retry_at": self.retry_at,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }

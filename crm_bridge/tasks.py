@@ -1,0 +1,52 @@
+"""Celery tasks: thin wrappers over :mod:`crm_bridge.delivery`. They take ids (JSON) and decide nothing.
+
+Retry timing is data in the database (``Submission.next_attempt_at``), never a long countdown in the broker:
+a countdown longer than Redis's visibility timeout is redelivered, and a lost message would lose the retry.
+The periodic :func:`sweep` is what makes a lost or never-published message harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from . import delivery
+
+logger = logging.getLogger("crm_bridge.tasks")
+
+# Late ack + requeue when the pool child dies: a delivery interrupted by a crash runs again (bounded by the
+# attempt counter in the row). See celery #1628 for why acks_late alone is not enough.
+_RELIABLE = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@shared_task(name="crm_bridge.deliver", **_RELIABLE)
+def deliver(submission_id: str) -> str:
+    """Deliver one submission if it is due and unclaimed; returns the status it ended in."""
+    return delivery.deliver(submission_id)
+
+
+@shared_task(name="crm_bridge.sweep", **_RELIABLE)
+def sweep() -> int:
+    """Re-enqueue due and stuck rows; returns how many were enqueued."""
+    return delivery.sweep(enqueue=enqueue_delivery)
+
+
+@shared_task(name="crm_bridge.flush_hits", **_RELIABLE)
+def flush_hits() -> int:
+    """Send pending page-view counts to the CRM; returns how many counters were flushed."""
+    return delivery.flush_hits()
+
+
+def enqueue_delivery(submission_id: str) -> bool:
+    """Hand a delivery to the broker without ever raising or hanging the caller.
+
+    Intake calls this on commit. If the broker is down or slow the row is still safe in the database and
+    the sweep will deliver it; so a failure here is logged and reported as ``False``, nothing more.
+    """
+    try:
+        deliver.apply_async(args=[str(submission_id)], retry=False)
+    except Exception:  # any broker failure: the row is the truth, the sweep picks it up
+        logger.warning("could not enqueue delivery of %s; the sweep will deliver it", submission_id, exc_info=True)
+        return False
+    return True
