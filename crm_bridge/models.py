@@ -127,6 +127,9 @@ class Submission(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text=_("Delivery attempts spent."))
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        default=timezone.now, help_text=_("Last hand-off to the broker; the sweep re-sends stale ones.")
+    )
     last_error = models.TextField(blank=True)
     crm_reply = models.JSONField(null=True, blank=True, help_text=_("The CRM's last answer."))
     ambiguous_sends = models.PositiveIntegerField(
