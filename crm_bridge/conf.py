@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     # Rows the periodic sweep re-enqueues per run, and how often it runs (seconds).
     "SWEEP_BATCH": 500,
     "SWEEP_INTERVAL": 15.0,
+    # A queued row handed to the broker this long ago without being claimed is handed over again: its message
+    # was lost (broker restart, worker killed with it prefetched) or never published (broker down at intake).
+    "REENQUEUE_AFTER": 120.0,
+    # How long a lead waits before looking again when another lead with its name or phone is in flight.
+    "LEAD_WAIT": 5.0,
     # How often page-view counters are flushed to the CRM (seconds).
     "HIT_FLUSH_INTERVAL": 60.0,
     # Circuit breaker: open after this many consecutive retryable failures; probe again after RESET seconds.

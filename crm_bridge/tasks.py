@@ -8,10 +8,13 @@ The periodic :func:`sweep` is what makes a lost or never-published message harml
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.signals import beat_init
 
 from . import delivery
+from .conf import bridge_settings
 
 logger = logging.getLogger("crm_bridge.tasks")
 
@@ -36,6 +39,32 @@ def sweep() -> int:
 def flush_hits() -> int:
     """Send pending page-view counts to the CRM; returns how many counters were flushed."""
     return delivery.flush_hits()
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """The periodic tasks crm_bridge needs, keyed by entry name. Installed into whatever scheduler ``celery
+    beat`` runs (see :func:`_install_schedule`); an entry of the same name in the host's own
+    ``CELERY_BEAT_SCHEDULE`` wins, so integrators can re-time or move them."""
+    sweep_every = float(bridge_settings.SWEEP_INTERVAL)
+    flush_every = float(bridge_settings.HIT_FLUSH_INTERVAL)
+    return {
+        # `expires`: a sweep that waited in the queue longer than an interval is pointless; the next one comes.
+        "crm_bridge.sweep": {"task": "crm_bridge.sweep", "schedule": sweep_every, "options": {"expires": sweep_every}},
+        "crm_bridge.flush_hits": {
+            "task": "crm_bridge.flush_hits", "schedule": flush_every, "options": {"expires": flush_every},
+        },
+    }  # fmt: skip
+
+
+@beat_init.connect
+def _install_schedule(sender: Any = None, **kwargs: Any) -> None:
+    """Add crm_bridge's entries to the running beat's scheduler, so the host site only needs its usual
+    Celery app and ``celery beat`` — no schedule to copy into settings."""
+    scheduler = sender.scheduler
+    missing = {name: entry for name, entry in beat_schedule().items() if name not in scheduler.schedule}
+    if missing:
+        scheduler.update_from_dict(missing)
+        logger.info("crm_bridge: installed periodic tasks %s", ", ".join(sorted(missing)))
 
 
 def enqueue_delivery(submission_id: str) -> bool:

@@ -1,0 +1,130 @@
+"""Shared CRM health: a circuit breaker and a call-rate bucket, in one database row per CRM.
+
+Both live in the database (``models.Circuit``) so every worker process, on every machine, sees the same
+state — a per-process breaker would let N workers each hammer a dead CRM (pybreaker's model, shared).
+
+Breaker: ``CIRCUIT_FAIL_MAX`` consecutive *retryable* failures open it; while open nobody calls the CRM and
+rows are rescheduled without spending an attempt; after ``CIRCUIT_RESET_TIMEOUT`` one caller wins the
+half-open probe; its success closes the circuit, its failure re-opens it (with a doubled wait, capped at
+10 minutes). Rejections and auth refusals prove the CRM is up, so they count as successes here.
+
+Bucket: at most ``CALLS_PER_SECOND`` CRM calls start per second across all workers (bursts up to one
+second's worth). Low-priority callers (hit flushes) only take a token while the bucket is more than
+``1 - HIT_FLUSH_SHARE`` full, so leads and messages go first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..conf import bridge_settings
+from ..models import Circuit
+
+MAX_OPEN_WAIT = 600.0
+#: How soon a delivery held back by a half-open circuit looks again (the probe's answer is seconds away).
+PROBE_POLL = 5.0
+
+
+def circuit_name() -> str:
+    """The CRM this process talks to, as a row key: its base URL (which carries no credentials)."""
+    return str(bridge_settings.BASE_URL).rstrip("/")[:200]
+
+
+def get_circuit() -> Circuit:
+    name = circuit_name()
+    try:
+        circuit, _ = Circuit.objects.get_or_create(name=name, defaults={"tokens_at": timezone.now()})
+    except IntegrityError:  # created by another worker between our get and create
+        circuit = Circuit.objects.get(name=name)
+    return circuit
+
+
+def allow_call(now: datetime | None = None) -> tuple[bool, float]:
+    """May a delivery call the CRM now? Returns ``(allowed, wait)``, ``wait`` being the seconds after which to
+    ask again when not allowed.
+
+    Closed: yes. Open: only the one caller that wins the probe once ``retry_at`` has passed (the circuit goes
+    half-open). Half-open: no (a probe is out; ask again shortly), unless that probe went stale."""
+    now = now or timezone.now()
+    circuit = get_circuit()
+    if circuit.state == Circuit.State.CLOSED:
+        return True, 0.0
+    if circuit.retry_at and circuit.retry_at <= now:
+        # A conditional update: exactly one worker moves it to half-open and becomes the probe.
+        won = Circuit.objects.filter(pk=circuit.pk, state=circuit.state, retry_at=circuit.retry_at).update(
+            state=Circuit.State.HALF_OPEN,
+            retry_at=now + timedelta(seconds=bridge_settings.LEASE_SECONDS),  # a stale probe frees it again
+        )
+        if won == 1:
+            return True, 0.0
+    if circuit.state == Circuit.State.HALF_OPEN:
+        return False, PROBE_POLL
+    return False, max(1.0, (circuit.retry_at - now).total_seconds()) if circuit.retry_at else PROBE_POLL
+
+
+def retry_at(now: datetime | None = None) -> datetime | None:
+    """When an open circuit next lets a call through (None when closed)."""
+    circuit = get_circuit()
+    return None if circuit.state == Circuit.State.CLOSED else circuit.retry_at
+
+
+def record_success(now: datetime | None = None) -> None:
+    """The CRM answered (even with a rejection): close the circuit and reset the failure count."""
+    Circuit.objects.filter(name=circuit_name()).update(
+        state=Circuit.State.CLOSED, failures=0, opened_at=None, retry_at=None, last_success_at=now or timezone.now()
+    )
+
+
+def record_failure(error: str, now: datetime | None = None) -> bool:
+    """Count one retryable failure; returns True when this opened (or re-opened) the circuit."""
+    now = now or timezone.now()
+    circuit = get_circuit()
+    with transaction.atomic():
+        Circuit.objects.filter(pk=circuit.pk).update(
+            failures=F("failures") + 1, last_error=error[:2000], last_error_at=now
+        )
+        circuit.refresh_from_db()
+        trip = circuit.state == Circuit.State.HALF_OPEN or (
+            circuit.state == Circuit.State.CLOSED and circuit.failures >= bridge_settings.CIRCUIT_FAIL_MAX
+        )
+        if not trip:
+            return False
+        # Each failed probe doubles the wait, up to MAX_OPEN_WAIT.
+        opened_for = (now - circuit.opened_at).total_seconds() if circuit.opened_at else 0.0
+        wait = min(MAX_OPEN_WAIT, max(bridge_settings.CIRCUIT_RESET_TIMEOUT, opened_for))
+        Circuit.objects.filter(pk=circuit.pk).update(
+            state=Circuit.State.OPEN,
+            opened_at=circuit.opened_at or now,
+            retry_at=now + timedelta(seconds=wait),
+        )
+    return True
+
+
+def take_token(priority: Literal["high", "low"] = "high", now: datetime | None = None) -> float:
+    """Take one call from the shared bucket. Returns 0.0 when taken, else the seconds to wait before asking
+    again. ``CALLS_PER_SECOND`` <= 0 disables the ceiling."""
+    rate = float(bridge_settings.CALLS_PER_SECOND)
+    if rate <= 0:
+        return 0.0
+    now = now or timezone.now()
+    capacity = max(rate, 1.0)
+    floor = 0.0 if priority == "high" else capacity * (1.0 - float(bridge_settings.HIT_FLUSH_SHARE))
+    get_circuit()
+    with transaction.atomic():
+        # select_for_update serialises this on PostgreSQL; SQLite runs IMMEDIATE transactions (settings), which
+        # take the write lock up front and serialise it there.
+        circuit = Circuit.objects.select_for_update().get(name=circuit_name())
+        elapsed = max(0.0, (now - circuit.tokens_at).total_seconds()) if circuit.tokens_at else capacity / rate
+        tokens = min(capacity, circuit.tokens + elapsed * rate)
+        if tokens >= floor + 1.0:
+            tokens -= 1.0
+            wait = 0.0
+        else:
+            wait = (floor + 1.0 - tokens) / rate
+        Circuit.objects.filter(pk=circuit.pk).update(tokens=tokens, tokens_at=now)
+    return wait
