@@ -25,7 +25,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..conf import bridge_settings
-from ..connection import get_client
 from ..crm.errors import CRMAuthError, CRMError, CRMRejected, CRMTimeout, CRMUnavailable
 from ..models import Circuit, DeliveryAttempt, Site, Submission
 from . import circuit, outbox
@@ -74,6 +73,8 @@ def _record(sub: Submission | None, endpoint: str, started: datetime, seconds: f
 def make_call(sub: Submission | None, *, site_key: str | None = None, priority: str = "high") -> Callable:
     """A ``call(path, params) -> value`` for a flow: waits for a rate token, calls the CRM, records the
     attempt (endpoint, duration, answer or error) and re-raises CRM errors for :func:`deliver` to judge."""
+    from ..connection import get_client  # the Django-configured client; imported late to keep startup light
+
     client = get_client()
     if site_key is not None:
         client = client.with_site_key(site_key)
