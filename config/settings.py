@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "crm_bridge",
     "crm_bridge.sandbox",
+    "config.apps.DemoSiteConfig",
 ]
 
 MIDDLEWARE = [
@@ -79,9 +80,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (throttling counters, circuit breaker state) ----------------------------------------------------
+# --- Cache (intake throttling counters) ------------------------------------------------------------------
 # Shared by every process; the default is the database so the embedded setup needs no server.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://crm_bridge_cache")}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -125,7 +126,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}
-    },
+    "loggers": {"crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}},
 }

@@ -4,7 +4,10 @@ real tenant serves its Web API from."""
 from django.contrib import admin
 from django.urls import include, path
 
+from .views import company_page
+
 urlpatterns = [
+    path("", company_page, name="company-page"),
     path("admin/", admin.site.urls),
     path("", include("crm_bridge.sandbox.urls")),
 ]

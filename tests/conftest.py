@@ -11,7 +11,19 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def reference_doc_text() -> str:
     """The vendor's Web API reference (../shared/seed/), or the copy shipped in tests/data if absent."""
-    for candidate in (SHARED / "seed" / "crm-webapi-reference.txt", REPO / "tests" / "data" / "crm-webapi-reference.txt"):
+    for candidate in (
+        SHARED / "seed" / "crm-webapi-reference.txt",
+        REPO / "tests" / "data" / "crm-webapi-reference.txt",
+    ):
         if candidate.exists():
             return candidate.read_text(encoding="utf-8")
     pytest.fail("crm-webapi-reference.txt not found")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, plus the cache table the default (database) cache needs."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("createcachetable", verbosity=0)
