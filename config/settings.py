@@ -11,10 +11,15 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("CRM_BRIDGE_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
+
+# Runtime files (SQLite database, broker folders, beat schedule). Under pytest (which sets PYTEST_VERSION, also
+# for the worker processes tests start) they go to var/test/, so tests never touch the demo's data.
+VAR_DIR = Path(
+    env.str("CRM_BRIDGE_VAR_DIR", default=str(BASE_DIR / "var" / ("test" if env.str("PYTEST_VERSION", "") else "")))
+)
 
 DEBUG = env.bool("DEBUG", default=False)
 # The fallback key is for the demo and tests only; `manage.py check --deploy` flags it.
@@ -63,6 +68,8 @@ TEMPLATES = [
         },
     },
 ]
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Database -------------------------------------------------------------------------------------------
 # SQLite is shared by the web server and the Celery worker processes, so it runs in WAL mode with IMMEDIATE
@@ -115,6 +122,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CRM_BRIDGE = {
     "BASE_URL": env.str("CRM_BRIDGE_BASE_URL", default="http://127.0.0.1:8000/WebApi/Handler/1.0/CRM/"),
     "TOKEN": env.str("CRM_BRIDGE_TOKEN", default="sandbox-token"),
+    # Any other documented key (crm_bridge/conf.py), as JSON: CRM_BRIDGE_OPTIONS='{"CALLS_PER_SECOND": 50}'.
+    **env.json("CRM_BRIDGE_OPTIONS", default={}),
 }
 # The credentials the mounted sandbox accepts.
 CRM_SANDBOX = {
