@@ -9,7 +9,7 @@ Delivery acts on the *class*, never on message text:
 
 Every error carries context (endpoint, HTTP status, CRM ``error_code``, a bounded excerpt of the reply,
 elapsed time) and never a credential: the client sends credentials only in POST bodies, and scrubs any
-echo of them from reply excerpts before an error is built (see ``client._scrub``).
+echo of them from reply excerpts before an error is built (see ``CRMClient.scrub``).
 
 The mapping from an HTTP status / CRM ``error_code`` to a class lives in exactly one place:
 :func:`error_for_reply`.
@@ -53,6 +53,8 @@ class CRMError(Exception):
         error_code: int | None = None,
         reply_text: str | None = None,
         elapsed: float | None = None,
+        sent: bool | None = None,
+        attempts: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -61,6 +63,12 @@ class CRMError(Exception):
         self.error_code = error_code
         self.reply_text = reply_text[:EXCERPT_CHARS] if reply_text else reply_text
         self.elapsed = elapsed
+        # Whether the request may have reached the CRM: False = certainly not (refused, connect timeout,
+        # rejected before sending), True = it did (a reply or a read timeout came back), None = cannot tell.
+        # Delivery uses it to tell a harmless failure from an ambiguous one (a message may have been stored).
+        self.sent = sent
+        # HTTP requests made for this call, in-line retries included (None: not made by the client).
+        self.attempts = attempts
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -85,6 +93,9 @@ class CRMError(Exception):
             "error_code": self.error_code,
             "reply_text": self.reply_text,
             "retryable": self.retryable,
+            "elapsed": self.elapsed,
+            "sent": self.sent,
+            "attempts": self.attempts,
         }
 
 
@@ -96,7 +107,7 @@ class CRMUnavailable(CRMError):
 
 class CRMConnectionError(CRMUnavailable, ConnectionError):
     """Connection refused, reset, DNS failure: the request may or may not have reached the CRM
-    (``sent`` tells whether a response could have started)."""
+    (``sent`` tells: ``False`` for a refused connection, ``None`` when it broke off after sending began)."""
 
 
 class CRMTimeout(CRMUnavailable, TimeoutError):
