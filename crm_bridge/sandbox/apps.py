@@ -1,4 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_after_migrate(sender: AppConfig, using: str, **kwargs) -> None:
+    """Seed the sandbox tenant once its tables exist, as contenttypes creates its rows: a mounted sandbox
+    is ready to answer after ``migrate``. Idempotent; skipped when the tables are gone (``migrate … zero``)."""
+    from django.db import connections
+
+    from .models import Customer
+    from .seed import seed
+
+    if Customer._meta.db_table in connections[using].introspection.table_names():
+        seed(using)
 
 
 class SandboxConfig(AppConfig):
@@ -6,3 +19,6 @@ class SandboxConfig(AppConfig):
     label = "crm_sandbox"
     verbose_name = "CRM sandbox"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        post_migrate.connect(_seed_after_migrate, sender=self, dispatch_uid="crm_sandbox.seed")

@@ -1,0 +1,111 @@
+"""A threaded HTTP server for the sandbox alone — what ``manage.py crm_sandbox`` runs, and what a test can
+start in a thread (:func:`running`).
+
+It serves only the sandbox's routes (``crm_bridge.sandbox.urls``), whatever the host project's URLconf, and
+it is the one server that can honour the ``reset`` fault: its request handler offers the view a way to drop
+the connection (``environ[faults.DROP_CONNECTION_KEY]``) — the reply is discarded unsent and the socket is
+closed with ``SO_LINGER`` 0, so the client sees the connection closed (or reset) without a byte of reply.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+from crm_bridge.crm.spec import PATH_PREFIX
+
+from .faults import DROP_CONNECTION_KEY
+
+__all__ = ["SandboxServer", "make_server", "running"]
+
+SANDBOX_URLCONF = "crm_bridge.sandbox.urls"
+
+
+class _SandboxRequest(WSGIRequest):
+    # Django resolves with request.urlconf when set: the sandbox's routes, not ROOT_URLCONF's.
+    urlconf = SANDBOX_URLCONF
+
+
+class SandboxWSGIHandler(WSGIHandler):
+    """Django's WSGI handler (middleware and all), routing with the sandbox's URLconf."""
+
+    request_class = _SandboxRequest
+
+
+class _DroppableWriter:
+    """The response stream; once dropped, writes vanish (nothing of the reply reaches the socket)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.dropped = False
+
+    def write(self, data: bytes) -> int:
+        return len(data) if self.dropped else self._raw.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class SandboxRequestHandler(WSGIRequestHandler):
+    def setup(self) -> None:
+        super().setup()
+        self.wfile = _DroppableWriter(self.wfile)
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ[DROP_CONNECTION_KEY] = self._drop_connection
+        return environ
+
+    def _drop_connection(self) -> None:
+        self.wfile.dropped = True
+        self.close_connection = True
+        # Linger 0: closing sends RST instead of waiting to deliver anything still buffered.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+class SandboxServer(ThreadedWSGIServer):
+    """A threaded WSGI server serving the sandbox; ``base_url`` is where a client points ``BASE_URL``."""
+
+    daemon_threads = True
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/{PATH_PREFIX}"
+
+    @property
+    def root_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8765) -> SandboxServer:
+    """A bound (not yet serving) sandbox server; ``port=0`` picks a free port. Call ``serve_forever()``."""
+    ipv6 = ":" in host
+    server = SandboxServer((host, port), SandboxRequestHandler, ipv6=ipv6)
+    server.set_app(SandboxWSGIHandler())
+    return server
+
+
+@contextmanager
+def running(host: str = "127.0.0.1", port: int = 0) -> Iterator[SandboxServer]:
+    """Serve the sandbox in a background thread for the duration of the block.
+
+    The server's threads open their own database connections: in a pytest-django test, use
+    ``transactional_db`` (or ``django_db(transaction=True)``) so they see the test's rows."""
+    server = make_server(host, port)
+    thread = threading.Thread(target=server.serve_forever, name="crm-sandbox-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
