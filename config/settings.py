@@ -117,6 +117,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- CORS for the widget API (django-cors-headers) ------------------------------------------------------
+# No static origin list and no wildcard: crm_bridge grants each origin on an active Site's allow-list, for the
+# widget API's views only, through corsheaders' check_request_enabled signal (crm_bridge/cors.py). The regex
+# keeps corsheaders itself off every other URL of the site.
+CORS_URLS_REGEX = r"^/crm/widget/v1/"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_CREDENTIALS = False  # the widget API uses no cookies
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+# content-type: the writes are application/json (a preflighted type); idempotency-key: every widget write.
+CORS_ALLOW_HEADERS = ("accept", "content-type", "idempotency-key")
+# So the widget can back off as told after a 429.
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+
 # --- crm_bridge ------------------------------------------------------------------------------------------
 # Defaults point at the sandbox mounted in this site (see urls.py), so the demo runs with no real tenant.
 CRM_BRIDGE = {

@@ -9,5 +9,6 @@ from .views import company_page
 urlpatterns = [
     path("", company_page, name="company-page"),
     path("admin/", admin.site.urls),
+    path("crm/", include("crm_bridge.urls")),
     path("", include("crm_bridge.sandbox.urls")),
 ]

@@ -1,0 +1,450 @@
+"""The widget's HTTP API, v1 (design.md §4): a public contract. Views stay thin: check, validate, hand to
+:mod:`crm_bridge.intake`, answer.
+
+Every request goes through the same gates, in this order, each with its own answer:
+
+1. per-IP rate limit (429 + ``Retry-After``) — before anything is parsed, so junk costs little;
+2. writes only: ``Content-Type: application/json`` (``hits`` also ``text/plain``, for ``sendBeacon``) else
+   415; a body over ``MAX_BODY_BYTES`` 413; malformed JSON (or not an object) 400;
+3. the site's public ``key``: missing 400; unknown, inactive, or the endpoint's feature disabled → 403 with
+   one body for all three, so a caller cannot tell which;
+4. ``Origin``: if present it must be on the site's allow-list or be this server's own origin, else 403.
+   A request without ``Origin`` passes: browsers always send it on cross-origin requests and on every
+   ``POST``, so its absence means a non-browser caller — which could forge any ``Origin`` anyway. The check
+   exists to stop *other web pages* from using a site's key through visitors' browsers; scripts are bounded by
+   the rate limits;
+5. writes: honeypot, ``Idempotency-Key`` (replay / 422), field validation (400), per-site rate limit.
+
+No authentication classes, no session, no cookies, no CSRF surface; answers are always JSON (the ``Accept``
+header is not negotiated) and carry ``Vary: Origin``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import parse_header_parameters
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import exceptions, status
+from rest_framework.fields import CharField, Field
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from . import intake
+from .conf import bridge_settings
+from .cors import normalize_origin
+from .models import Site, Submission
+from .serializers import (
+    HONEYPOT_FIELD,
+    AcceptedSerializer,
+    DetailSerializer,
+    HitsAcceptedSerializer,
+    HitsSerializer,
+    LeadSerializer,
+    MessageSerializer,
+    widget_config,
+)
+from .throttling import IPRateThrottle, SiteRateThrottle
+
+__all__ = [
+    "ConfigView",
+    "HitsView",
+    "LeadsView",
+    "MessagesView",
+    "SubmissionStatusView",
+    "WidgetAPIView",
+    "WidgetSchemaView",
+]
+
+KEY_REFUSED = "Unknown or disabled key."
+ORIGIN_REFUSED = "Origin not allowed."
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+# --- errors that DRF does not have -----------------------------------------------------------------------------
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    # 422 as in the IETF Idempotency-Key draft and Stripe: the key is fine, its reuse for another request is not.
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used with a different request."
+    default_code = "idempotency_key_reused"
+
+
+# --- parsing -------------------------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONBodyParser(BaseParser):
+    """Parse a JSON object from a body of at most ``MAX_BODY_BYTES`` bytes (else 413).
+
+    Not a subclass of DRF's ``JSONParser`` on purpose: DRF hands that one ``request.body``, which Django reads
+    whole (up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``, 2.5 MB) before any limit of ours could apply. This one
+    reads at most ``MAX_BODY_BYTES + 1`` bytes from the stream, and refuses early on a larger
+    ``Content-Length``.
+    """
+
+    media_type = "application/json"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        limit = int(bridge_settings.MAX_BODY_BYTES)
+        request = (parser_context or {}).get("request")
+        meta = getattr(request, "META", {})
+        try:
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(f"Request body too large (at most {limit} bytes).")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Request body too large (at most {limit} bytes).")
+        _, params = parse_header_parameters(media_type or "")
+        try:
+            text = raw.decode(params.get("charset") or "utf-8-sig")
+            data = json.loads(text, parse_constant=_reject_constant)
+        except (LookupError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            # RecursionError: a deeply nested body fits in 16 KB and would otherwise be a 500.
+            raise exceptions.ParseError("Malformed JSON.") from err
+        if not isinstance(data, dict):
+            raise exceptions.ParseError("Expected a JSON object.")
+        return data
+
+
+class BeaconParser(JSONBodyParser):
+    """The same JSON sent as ``text/plain``: ``navigator.sendBeacon`` cannot send a preflighted type."""
+
+    media_type = "text/plain"
+
+
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """Always answer JSON, whatever ``Accept`` says: a contract's answers do not change shape per client."""
+
+    def select_renderer(
+        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+# --- the base view --------------------------------------------------------------------------------------------
+
+_KEY_QUERY = OpenApiParameter("key", str, OpenApiParameter.QUERY, required=True, description="The site's public key.")
+_IDEMPOTENCY_PARAM = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="1–255 printable ASCII characters. A repeat with the same key and body returns the first answer.",
+)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: {field: [messages]}."),
+        403: OpenApiResponse(DetailSerializer, description="Unknown or disabled key, or origin not allowed."),
+        404: OpenApiResponse(DetailSerializer, description="No such submission for this key."),
+        413: OpenApiResponse(DetailSerializer, description="Body larger than MAX_BODY_BYTES."),
+        415: OpenApiResponse(DetailSerializer, description="Not application/json."),
+        422: OpenApiResponse(DetailSerializer, description="Idempotency-Key reused with a different body."),
+        429: OpenApiResponse(DetailSerializer, description="Too many requests; see Retry-After."),
+    }
+    return {code: described[code] for code in codes}
+
+
+class WidgetAPIView(APIView):
+    """Base of the widget endpoints: no auth, JSON only, per-IP throttle, key and origin checks."""
+
+    #: Marks the view for :func:`crm_bridge.cors.cors_allow_widget` (CORS is granted only to these views).
+    cors_widget_api = True
+
+    authentication_classes: Sequence[type] = ()
+    permission_classes = (AllowAny,)
+    renderer_classes = (JSONRenderer,)
+    parser_classes: Sequence[type] = (JSONBodyParser,)
+    content_negotiation_class = JSONOnlyNegotiation
+    metadata_class = None
+    versioning_class = None
+    schema = AutoSchema()
+
+    #: Which per-IP (and per-site) budget the endpoint spends; see :mod:`crm_bridge.throttling`.
+    throttle_group = "read"
+    #: The ``Site.features`` entry that must be on, or ``None``.
+    feature: str | None = None
+    #: Accepted ``Content-Type`` media types for POST.
+    write_media_types: Sequence[str] = ("application/json",)
+
+    def get_throttles(self) -> list[IPRateThrottle]:
+        return [IPRateThrottle(self.throttle_group)]
+
+    def get_exception_handler(self) -> Any:
+        # DRF's own handler, not the project's EXCEPTION_HANDLER: the error shapes are part of our contract.
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # content negotiation, then the per-IP throttle
+        if request.method == "POST":
+            media_type, _ = parse_header_parameters(request.content_type or "")
+            if media_type.lower() not in self.write_media_types:
+                raise exceptions.UnsupportedMediaType(media_type or "(none)")
+
+    def finalize_response(self, request: HttpRequest, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # The answer depends on Origin (403 or not) even where corsheaders adds no header.
+        patch_vary_headers(response, ("Origin",))
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True)
+        return response
+
+    # -- gates --
+
+    def get_site(self, key: Any) -> Site:
+        """The active site whose public key is ``key`` and whose feature is on; 403 (one body) otherwise."""
+        if key is None or key == "":
+            raise exceptions.ValidationError({"key": [Field.default_error_messages["required"]]}, code="required")
+        if not isinstance(key, str):
+            raise exceptions.ValidationError({"key": [CharField.default_error_messages["invalid"]]}, code="invalid")
+        site = Site.objects.filter(public_key=key).first() if len(key) <= 40 else None
+        if site is None or not site.is_active or (self.feature is not None and not site.feature(self.feature)):
+            raise exceptions.PermissionDenied(KEY_REFUSED)
+        return site
+
+    def check_origin(self, request: Request, site: Site) -> None:
+        """403 unless the request has no ``Origin``, or it is on the site's allow-list, or it is our own."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return  # not a browser (see the module docstring)
+        if site.origin_allowed(origin) or self._is_own_origin(request, origin):
+            return
+        raise exceptions.PermissionDenied(ORIGIN_REFUSED)
+
+    @staticmethod
+    def _is_own_origin(request: Request, origin: str) -> bool:
+        # A page of the host site itself (e.g. one rendered with {% crm_widget %}) needs no allow-list entry.
+        try:
+            own = f"{request.scheme}://{request.get_host()}"
+        except Exception:  # DisallowedHost: CommonMiddleware normally answers first
+            return False
+        return normalize_origin(origin) == normalize_origin(own)
+
+    def get_idempotency(self, request: Request, data: dict[str, Any], endpoint: str) -> intake.Idempotency | None:
+        raw = request.headers.get(IDEMPOTENCY_HEADER)
+        if raw is None:
+            return None
+        if not 1 <= len(raw) <= 255 or any(not 0x20 <= ord(ch) <= 0x7E for ch in raw):
+            raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["Must be 1–255 printable ASCII characters."]})
+        return intake.Idempotency(key=raw, endpoint=endpoint, fingerprint=intake.fingerprint(data))
+
+    def replay(self, site: Site, idem: intake.Idempotency | None) -> Response | None:
+        if idem is None:
+            return None
+        try:
+            stored = intake.replay(site, idem)
+        except intake.IdempotencyMismatch as err:
+            raise IdempotencyKeyReused() from err
+        return None if stored is None else self.answer(stored)
+
+    @staticmethod
+    def answer(answer: intake.Answer) -> Response:
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status_code, headers=headers)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        data = request.data
+        return data if isinstance(data, dict) else {}
+
+
+# --- writes ---------------------------------------------------------------------------------------------------
+
+
+class _SubmissionView(WidgetAPIView):
+    throttle_group = "submit"
+    kind: str = ""
+    serializer_class: type[MessageSerializer] | type[LeadSerializer]
+
+    def post(self, request: Request) -> Response:
+        data = self.body(request)
+        site = self.get_site(data.get("key"))
+        self.check_origin(request, site)
+        if data.get(HONEYPOT_FIELD):
+            # A bot filled the field no person sees: answer as if stored, store nothing, call nothing.
+            return self.answer(intake.fake_answer())
+        idem = self.get_idempotency(request, data, self.kind)
+        replayed = self.replay(site, idem)
+        if replayed is not None:
+            return replayed
+        serializer = self.serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        answer = intake.submit(
+            site,
+            self.kind,
+            serializer.payload(),
+            spam_reason=self.spam_reason(request, site, serializer.validated_data),
+            client=intake.Client(
+                origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", "")
+            ),
+            idempotency=idem,
+        )
+        return self.answer(answer)
+
+    def spam_reason(self, request: Request, site: Site, data: dict[str, Any]) -> str:
+        """``site_rate`` when the site is over its rate, ``too_fast`` for a form sent too soon, else ``""``.
+
+        Over the site's rate a submission is still stored (a real visitor in a flood loses nothing) but held,
+        so a flood from many addresses spends no CRM calls. Every valid submission counts towards the rate.
+        """
+        within_rate = SiteRateThrottle(self.throttle_group, site.pk).allow_request(request, self)
+        fill_ms = data.get("fill_ms")
+        if fill_ms is not None and fill_ms < float(bridge_settings.MIN_FILL_SECONDS) * 1000:
+            return "too_fast"
+        return "" if within_rate else "site_rate"
+
+
+_WRITE_ERRORS = _errors(400, 403, 413, 415, 422, 429)
+
+
+# The schema annotations decorate the classes, not their methods: on a method, drf-spectacular would build on
+# the project's DEFAULT_SCHEMA_CLASS, which a reusable app cannot assume points at drf-spectacular.
+
+
+@extend_schema(
+    summary="Leave a message for the site's message board.",
+    request=MessageSerializer,
+    parameters=[_IDEMPOTENCY_PARAM],
+    responses={202: AcceptedSerializer, **_WRITE_ERRORS},
+)
+class MessagesView(_SubmissionView):
+    """``POST widget/v1/messages``."""
+
+    kind = Submission.Kind.MESSAGE
+    feature = "messages"
+    serializer_class = MessageSerializer
+
+
+@extend_schema(
+    summary="Ask to be contacted (becomes a CRM customer unless the CRM already has the name or phone).",
+    request=LeadSerializer,
+    parameters=[_IDEMPOTENCY_PARAM],
+    responses={202: AcceptedSerializer, **_WRITE_ERRORS},
+)
+class LeadsView(_SubmissionView):
+    """``POST widget/v1/leads``."""
+
+    kind = Submission.Kind.LEAD
+    feature = "leads"
+    serializer_class = LeadSerializer
+
+
+@extend_schema(
+    summary="Count page views of catalogue items.",
+    request={"application/json": HitsSerializer, "text/plain": HitsSerializer},
+    parameters=[_IDEMPOTENCY_PARAM],
+    responses={202: HitsAcceptedSerializer, **_WRITE_ERRORS},
+)
+class HitsView(WidgetAPIView):
+    """``POST widget/v1/hits``."""
+
+    throttle_group = "hits"
+    feature = "hits"
+    parser_classes = (JSONBodyParser, BeaconParser)
+    write_media_types = ("application/json", "text/plain")
+
+    def post(self, request: Request) -> Response:
+        data = self.body(request)
+        site = self.get_site(data.get("key"))
+        self.check_origin(request, site)
+        idem = self.get_idempotency(request, data, "hits")
+        replayed = self.replay(site, idem)
+        if replayed is not None:
+            return replayed
+        serializer = HitsSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        # Hits are only counts: over the site's rate they are refused, not held.
+        site_throttle = SiteRateThrottle(self.throttle_group, site.pk)
+        if not site_throttle.allow_request(request, self):
+            self.throttled(request, site_throttle.wait())
+        return self.answer(intake.add_hits(site, serializer.counts(), idempotency=idem))
+
+
+# --- reads ----------------------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    summary="The widget's configuration: enabled features, form fields, texts (zh-CN, en).",
+    parameters=[_KEY_QUERY],
+    responses={200: OpenApiTypes.OBJECT, **_errors(400, 403, 429)},
+)
+class ConfigView(WidgetAPIView):
+    """``GET widget/v1/config?key=K``."""
+
+    def get(self, request: Request) -> Response:
+        site = self.get_site(request.query_params.get("key"))
+        self.check_origin(request, site)
+        response = Response(widget_config(site))
+        # Every page load asks; a minute's staleness after an admin edit is a fair price.
+        patch_cache_control(response, public=True, max_age=60)
+        return response
+
+
+@extend_schema(
+    summary="Where a submission stands (queued, delivered, failed, duplicate).",
+    parameters=[_KEY_QUERY],
+    responses={200: AcceptedSerializer, **_errors(400, 403, 404, 429)},
+)
+class SubmissionStatusView(WidgetAPIView):
+    """``GET widget/v1/submissions/<id>?key=K``."""
+
+    def get(self, request: Request, submission_id: Any) -> Response:
+        site = self.get_site(request.query_params.get("key"))
+        self.check_origin(request, site)
+        # Scoped to the key's site: another site's id is answered exactly like one that does not exist.
+        sub = Submission.objects.filter(site=site, pk=submission_id).only("id", "status").first()
+        if sub is None:
+            raise exceptions.NotFound()
+        return Response({"id": str(sub.id), "status": sub.public_status})
+
+
+# --- schema ---------------------------------------------------------------------------------------------------
+
+
+def widget_endpoints_only(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
+    """drf-spectacular preprocessing hook: keep the widget API's endpoints (wherever they are mounted)."""
+    return [e for e in endpoints if getattr(getattr(e[3], "cls", None), "cors_widget_api", False)]
+
+
+class WidgetSchemaView(SpectacularAPIView):
+    """``GET widget/v1/schema``: the OpenAPI 3 schema of the five endpoints (JSON; YAML by ``Accept``)."""
+
+    authentication_classes: Sequence[type] = ()
+    permission_classes = (AllowAny,)
+    renderer_classes = (OpenApiJsonRenderer, OpenApiYamlRenderer)
+    custom_settings = {
+        "TITLE": "crm_bridge widget API",
+        "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (design.md §4).",
+        "VERSION": "1",
+        "PREPROCESSING_HOOKS": ["crm_bridge.api.widget_endpoints_only"],
+    }
+
+    def get_throttles(self) -> list[IPRateThrottle]:
+        return [IPRateThrottle("read")]

@@ -1,0 +1,81 @@
+"""CORS grants for the widget API, decided per site through django-cors-headers' ``check_request_enabled``.
+
+corsheaders asks this handler twice per request: whether CORS applies to the URL at all (when
+``CORS_URLS_REGEX`` did not match) and whether the request's origin may have a grant (when the origin is not in
+``CORS_ALLOWED_ORIGINS``). Whatever it answers True to gets ``Access-Control-Allow-Origin: <origin>``, so it
+answers True only when both hold:
+
+* the URL resolves to one of the widget API's views (wherever the integrator mounted ``crm_bridge.urls``;
+  admin and the rest of the site never get a grant from here), and
+* the ``Origin`` is on the allow-list of some active ``Site``.
+
+Which site's list is checked by the view itself, against the key the request carries (403 otherwise): CORS
+headers only tell a browser what it may read, they protect nothing on their own.
+
+Never a wildcard and never credentials: the widget API uses no cookies (keep ``CORS_ALLOW_CREDENTIALS`` off).
+The union of allow-lists is cached for :data:`ORIGINS_TTL` seconds in the ``default`` cache and dropped
+whenever a ``Site`` is saved or deleted; with a per-process cache, other processes see a change within the TTL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.urls import Resolver404, resolve
+
+__all__ = ["ORIGINS_TTL", "allowed_origins", "cors_allow_widget", "invalidate_origins", "normalize_origin"]
+
+ORIGINS_CACHE_KEY = "crm_bridge:cors:origins:v1"
+ORIGINS_TTL = 60
+
+
+def normalize_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash (as ``Site.origin_allowed`` does)."""
+    return str(origin).strip().rstrip("/").lower()
+
+
+def allowed_origins() -> frozenset[str]:
+    """Every origin on an active site's allow-list (normalised), cached briefly."""
+    cached = cache.get(ORIGINS_CACHE_KEY)
+    if cached is not None:
+        return frozenset(cached)
+    from .models import Site  # import late: this module is imported from AppConfig.ready()
+
+    origins: set[str] = set()
+    for allow_list in Site.objects.filter(is_active=True).values_list("allowed_origins", flat=True):
+        if isinstance(allow_list, list):
+            origins.update(normalize_origin(o) for o in allow_list if isinstance(o, str) and o.strip())
+    cache.set(ORIGINS_CACHE_KEY, sorted(origins), ORIGINS_TTL)
+    return frozenset(origins)
+
+
+def invalidate_origins(**kwargs: Any) -> None:
+    """Drop the cached allow-list union (connected to ``Site`` post_save / post_delete)."""
+    cache.delete(ORIGINS_CACHE_KEY)
+
+
+def is_widget_request(request: HttpRequest) -> bool:
+    """True when the request's path resolves to a widget API view (memoised on the request)."""
+    memo = getattr(request, "_crm_bridge_widget_url", None)
+    if memo is None:
+        try:
+            match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+        except Resolver404:
+            memo = False
+        else:
+            view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+            memo = bool(getattr(view_class, "cors_widget_api", False))
+        request._crm_bridge_widget_url = memo  # type: ignore[attr-defined]
+    return memo
+
+
+def cors_allow_widget(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
+    """``check_request_enabled`` receiver: grant CORS to an allowed origin on a widget API URL, else nothing."""
+    origin = request.headers.get("origin")
+    if not origin:  # cheap exit for the site's ordinary same-origin traffic
+        return False
+    if not is_widget_request(request):
+        return False
+    return normalize_origin(origin) in allowed_origins()

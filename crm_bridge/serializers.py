@@ -1,0 +1,281 @@
+"""What the widget API accepts and answers (design.md §4), and the widget's configuration document.
+
+Every input field has a length limit; text is NFC-normalised with control characters stripped and NUL refused
+(:func:`crm_bridge.validators.clean_text`). Fields the widget may add in a later version are ignored, not
+refused, so an old server keeps working with a new widget. Errors use DRF's shape:
+``{"field": ["message", ...]}``.
+
+The payload dicts built here are what delivery reads; their keys are part of the contract:
+
+* message: ``content``, ``contact``, ``page_url``
+* lead: ``name``, ``tel``, ``tel_e164``, ``company``, ``email``, ``message``, ``page_url``
+
+Missing optional fields are stored as ``""``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+from .models import Site
+from .validators import clean_text, normalize_cn_phone
+
+__all__ = [
+    "HONEYPOT_FIELD",
+    "HitsSerializer",
+    "LeadSerializer",
+    "MessageSerializer",
+    "widget_config",
+]
+
+#: The field the widget renders invisibly; a person leaves it empty, a form-filling bot does not.
+HONEYPOT_FIELD = "website"
+INT32_MAX = 2**31 - 1
+
+
+class TextField(serializers.CharField):
+    """A ``CharField`` that cleans what visitors type (see :func:`~crm_bridge.validators.clean_text`).
+
+    ``max_length`` is checked on the cleaned text. Text that is empty once cleaned counts as blank.
+    """
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            value = clean_text(value, multiline=self.multiline)
+        except DjangoValidationError as err:
+            raise serializers.ValidationError(err.messages, code=err.code) from err
+        if self.trim_whitespace:
+            value = value.strip()
+        if not value and not self.allow_blank:
+            self.fail("blank")
+        return value
+
+
+def _optional_text(max_length: int, **kwargs: Any) -> TextField:
+    return TextField(max_length=max_length, required=False, allow_blank=True, default="", **kwargs)
+
+
+class PageURLField(serializers.URLField):
+    """The page the visitor was on: an http(s) URL of at most 2000 characters, or empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 2000)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(**kwargs)
+        # URLField's validator also allows ftp(s); a page the widget runs on is http(s).
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)]
+        self.validators.append(URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"]))
+
+
+class _WriteSerializer(serializers.Serializer):
+    """Fields every write carries besides its own: the site's public key and the bot signals."""
+
+    key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
+    website = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Honeypot: the widget leaves it empty."
+    )
+    fill_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=INT32_MAX,
+        help_text="Milliseconds the form was open before it was sent.",
+    )  # fmt: skip
+
+
+class MessageSerializer(_WriteSerializer):
+    """``POST widget/v1/messages``: a message for the site's message board."""
+
+    content = TextField(max_length=2000, multiline=True, help_text="The message (1–2000 characters).")
+    contact = _optional_text(100, help_text="How to reach the visitor, free form.")
+    page_url = PageURLField()
+
+    def payload(self) -> dict[str, str]:
+        """The stored payload (keys: content, contact, page_url)."""
+        d = self.validated_data
+        return {"content": d["content"], "contact": d["contact"], "page_url": d["page_url"]}
+
+
+class LeadSerializer(_WriteSerializer):
+    """``POST widget/v1/leads``: a visitor asking to be contacted."""
+
+    name = TextField(max_length=50)
+    tel = serializers.CharField(
+        max_length=30, help_text="A phone number in mainland China: mobile, or landline with area code."
+    )
+    company = _optional_text(100)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    message = _optional_text(2000, multiline=True)
+    page_url = PageURLField()
+
+    def validate_tel(self, value: str) -> Any:
+        try:
+            return normalize_cn_phone(value)
+        except DjangoValidationError as err:
+            raise serializers.ValidationError(err.messages, code=err.code) from err
+
+    def payload(self) -> dict[str, str]:
+        """The stored payload (keys: name, tel, tel_e164, company, email, message, page_url)."""
+        d = self.validated_data
+        return {
+            "name": d["name"],
+            "tel": d["tel"].national,
+            "tel_e164": d["tel"].e164,
+            "company": d["company"],
+            "email": d["email"],
+            "message": d["message"],
+            "page_url": d["page_url"],
+        }
+
+
+class HitSerializer(serializers.Serializer):
+    """One catalogue item's page views."""
+
+    pkid = serializers.IntegerField(min_value=1, max_value=INT32_MAX, help_text="The CRM's id of the item.")
+    count = serializers.IntegerField(min_value=1, max_value=100, default=1)
+
+
+class HitsSerializer(serializers.Serializer):
+    """``POST widget/v1/hits``: ``pkid`` + ``count``, or ``hits: [{pkid, count}, ...]`` (at most 50 items)."""
+
+    key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
+    pkid = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False)
+    count = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    hits = HitSerializer(many=True, required=False, max_length=50, min_length=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "hits" in attrs:
+            if "pkid" in attrs or "count" in attrs:
+                raise serializers.ValidationError({"hits": ["Send either pkid (and count) or hits, not both."]})
+        elif "pkid" not in attrs:
+            raise serializers.ValidationError({"pkid": [self.error_messages["required"]]}, code="required")
+        return attrs
+
+    def counts(self) -> dict[int, int]:
+        """Views to add per pkid (items naming the same pkid are summed)."""
+        d = self.validated_data
+        items = d["hits"] if "hits" in d else [{"pkid": d["pkid"], "count": d.get("count", 1)}]
+        totals: dict[int, int] = {}
+        for item in items:
+            totals[item["pkid"]] = totals.get(item["pkid"], 0) + item["count"]
+        return totals
+
+
+# --- answers (documentation for the schema; the views build plain dicts) -------------------------------------
+
+
+class AcceptedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["queued", "delivered", "failed", "duplicate"])
+
+
+class HitsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Page views added.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# --- the widget's configuration -------------------------------------------------------------------------------
+
+LANGUAGES = ("zh-CN", "en")
+
+_LABELS: dict[str, dict[str, str]] = {
+    "content": {"zh-CN": "留言内容", "en": "Message"},
+    "contact": {"zh-CN": "联系方式", "en": "Contact (phone, email or WeChat)"},
+    "name": {"zh-CN": "姓名", "en": "Name"},
+    "tel": {"zh-CN": "电话", "en": "Phone"},
+    "company": {"zh-CN": "公司", "en": "Company"},
+    "email": {"zh-CN": "邮箱", "en": "Email"},
+    "message": {"zh-CN": "留言", "en": "Message"},
+}
+_TYPES = {"content": "textarea", "message": "textarea", "tel": "tel", "email": "email"}
+
+DEFAULT_TEXTS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "button": "在线留言",
+        "message_title": "给我们留言",
+        "lead_title": "联系我们",
+        "submit": "提交",
+        "sending": "正在提交…",
+        "success": "提交成功，我们会尽快与您联系。",
+        "error": "提交失败，请稍后再试。",
+        "offline": "网络不可用，恢复后将自动提交。",
+        "required": "必填",
+        "close": "关闭",
+    },
+    "en": {
+        "button": "Contact us",
+        "message_title": "Leave us a message",
+        "lead_title": "Get in touch",
+        "submit": "Send",
+        "sending": "Sending…",
+        "success": "Thank you. We will be in touch soon.",
+        "error": "Sorry, that did not work. Please try again later.",
+        "offline": "You are offline; we will send it when you are back.",
+        "required": "required",
+        "close": "Close",
+    },
+}
+
+
+def _form_fields(serializer_class: type[serializers.Serializer]) -> list[dict[str, Any]]:
+    # Built from the serializer itself so the widget's limits can never drift from the server's.
+    fields = []
+    for name, field in serializer_class().fields.items():
+        if name not in _LABELS:
+            continue
+        fields.append(
+            {
+                "name": name,
+                "type": _TYPES.get(name, "text"),
+                "required": bool(field.required),
+                "max_length": field.max_length,
+                "label": dict(_LABELS[name]),
+            }
+        )
+    return fields
+
+
+def _texts(site: Site) -> dict[str, dict[str, str]]:
+    overrides = site.texts if isinstance(site.texts, dict) else {}
+    texts = {}
+    for lang in LANGUAGES:
+        merged = dict(DEFAULT_TEXTS[lang])
+        own = overrides.get(lang)
+        if isinstance(own, dict):
+            # Staff text from admin; only strings, so a stray number or object cannot break the widget.
+            merged.update({str(k): v for k, v in own.items() if isinstance(v, str)})
+        texts[lang] = merged
+    return texts
+
+
+def widget_config(site: Site) -> dict[str, Any]:
+    """The document ``GET widget/v1/config`` answers: nothing in it is secret.
+
+    ``features`` (messages, leads, hits → bool), ``forms`` (per form: fields with name, type, required,
+    max_length and labels per language), ``texts`` (per language, the site's overrides over the defaults),
+    ``languages``, and the bot-defence parameters the widget needs (the honeypot's field name).
+    """
+    features = {name: site.feature(name) for name in ("messages", "leads", "hits")}
+    forms = {}
+    if features["messages"]:
+        forms["message"] = _form_fields(MessageSerializer)
+    if features["leads"]:
+        forms["lead"] = _form_fields(LeadSerializer)
+    return {
+        "features": features,
+        "forms": forms,
+        "texts": _texts(site),
+        "languages": list(LANGUAGES),
+        "honeypot": HONEYPOT_FIELD,
+    }

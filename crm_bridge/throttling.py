@@ -1,0 +1,153 @@
+"""Rate limits for the widget API: per client IP and per site, counted in Django's ``default`` cache.
+
+Rates come from ``CRM_BRIDGE["THROTTLE_RATES"]`` (``{"ip": "30/min", "site": "1200/min"}``, DRF's rate syntax).
+Each limit is kept per *group* of endpoints, so a visitor browsing a catalogue (a config read and a hit per
+page) never spends the budget that their lead form needs:
+
+* ``submit`` — messages and leads;
+* ``hits`` — page-view counts;
+* ``read`` — config and submission status.
+
+Why not DRF's ``SimpleRateThrottle`` as it is: it keeps a list of timestamps per client and writes it back
+(read-modify-write), so concurrent requests overwrite each other's entries and a flood is undercounted —
+exactly when the limit matters. These throttles count with ``cache.add`` + ``cache.incr`` in fixed windows,
+which is atomic on Redis, Memcached and the local-memory cache (Django's database and file caches implement
+``incr`` as get-then-set and can undercount under contention). A fixed window can let up to twice the rate
+through around a window boundary; that bound is acceptable for abuse control.
+
+The cache must be shared by every web process (Redis, Memcached or the database cache in production): a
+per-process local-memory cache multiplies every limit by the number of processes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from .conf import bridge_settings
+
+__all__ = ["IPRateThrottle", "SiteRateThrottle", "client_ip", "parse_rate"]
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """``"30/min"`` → ``(30, 60)``; ``None`` → ``None`` (no limit). The period is read by its first letter,
+    as DRF does (``s``, ``m``, ``h``, ``d``)."""
+    if rate is None:
+        return None
+    num, _, period = str(rate).partition("/")
+    try:
+        return int(num), _PERIODS[period.strip()[0].lower()]
+    except (ValueError, KeyError, IndexError) as err:
+        raise ValueError(f"Invalid throttle rate {rate!r}: expected e.g. '30/min'") from err
+
+
+def client_ip(request: Request) -> str:
+    """The client's address, trusting exactly ``NUM_PROXIES`` reverse proxies (DRF's ``get_ident`` rule).
+
+    With ``NUM_PROXIES = 0`` (the default) ``X-Forwarded-For`` is ignored: anyone can send it. With ``N > 0``
+    the N-th address from the right of ``X-Forwarded-For`` is taken — the one our outermost trusted proxy saw;
+    whatever the client prepended sits further left and is ignored. Unlike DRF we never fall back to trusting
+    the whole header when ``NUM_PROXIES`` is unset.
+
+    An IPv6 client is bucketed by its /64: one household or phone gets a whole /64 and could otherwise walk
+    through addresses to dodge the limit.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR") or ""
+    xff = request.META.get("HTTP_X_FORWARDED_FOR")
+    num_proxies = int(bridge_settings.NUM_PROXIES or 0)
+    addr = remote_addr
+    if num_proxies > 0 and xff:
+        addrs = [a.strip() for a in xff.split(",") if a.strip()]
+        if addrs:
+            addr = addrs[-min(num_proxies, len(addrs))]
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr[:64]  # a malformed entry from a proxy: still a stable bucket name
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class _FixedWindowThrottle(BaseThrottle):
+    """Allow ``num`` requests per ``period`` seconds per identity, counted atomically in the cache."""
+
+    #: The key in ``THROTTLE_RATES`` whose rate applies.
+    rate_name: str = ""
+    #: Seconds since the epoch; tests replace it to move through windows.
+    timer: Callable[[], float] = staticmethod(time.time)
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self._wait: float | None = None
+
+    def get_ident_key(self, request: Request, view: object) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        """True when this request is within the limit (and counts it); False when it is over.
+
+        After a False, :meth:`wait` tells how many seconds until the window resets.
+        """
+        parsed = parse_rate(bridge_settings.THROTTLE_RATES.get(self.rate_name))
+        if parsed is None:
+            return True
+        num, period = parsed
+        now = self.timer()
+        window = int(now // period)
+        key = f"crm_bridge:throttle:{self.rate_name}:{self.group}:{self.get_ident_key(request, view)}:{window}"
+        # add() only sets a missing key; incr() is then atomic on the shared backends. The key lives a little
+        # longer than its window so a slow request cannot recreate it from zero.
+        cache.add(key, 0, timeout=period + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.add(key, 1, timeout=period + 5)
+            count = 1
+        if count <= num:
+            self._wait = None
+            return True
+        self._wait = (window + 1) * period - now
+        return False
+
+    def wait(self) -> float | None:
+        """Seconds until the next request may pass (at least 1, so ``Retry-After`` is always sent)."""
+        if self._wait is None:
+            return None
+        return max(1, math.ceil(self._wait))
+
+
+class IPRateThrottle(_FixedWindowThrottle):
+    """``THROTTLE_RATES["ip"]`` per client address (see :func:`client_ip`) and endpoint group."""
+
+    rate_name = "ip"
+
+    def get_ident_key(self, request: Request, view: object) -> str:
+        return client_ip(request)
+
+
+class SiteRateThrottle(_FixedWindowThrottle):
+    """``THROTTLE_RATES["site"]`` per site and endpoint group: bounds what a flood from many addresses costs.
+
+    The view decides what "over" means: messages and leads are still stored but held as spam (so a real
+    visitor loses nothing and the CRM is not called); hits are refused with 429.
+    """
+
+    rate_name = "site"
+
+    def __init__(self, group: str, site_id: int) -> None:
+        super().__init__(group)
+        self.site_id = site_id
+
+    def get_ident_key(self, request: Request, view: object) -> str:
+        return str(self.site_id)

@@ -1,0 +1,23 @@
+"""The widget API (design.md §4). Include it wherever you like; the demo uses ``path("crm/", include(...))``.
+
+The paths have no trailing slash: they are a published contract and the widget calls them exactly.
+"""
+
+from django.urls import path
+
+from . import api
+
+app_name = "crm_bridge"
+
+urlpatterns = [
+    path("widget/v1/config", api.ConfigView.as_view(), name="widget-config"),
+    path("widget/v1/messages", api.MessagesView.as_view(), name="widget-messages"),
+    path("widget/v1/leads", api.LeadsView.as_view(), name="widget-leads"),
+    path("widget/v1/hits", api.HitsView.as_view(), name="widget-hits"),
+    path(
+        "widget/v1/submissions/<uuid:submission_id>",
+        api.SubmissionStatusView.as_view(),
+        name="widget-submission",
+    ),
+    path("widget/v1/schema", api.WidgetSchemaView.as_view(), name="widget-schema"),
+]
