@@ -25,10 +25,11 @@ refused)::
     <?xml version="1.0" encoding="utf-8"?><response><value>…</value></response>
     <hash><request>/path</request><error_code>10016</error_code><error>…</error></hash>
 
-In XML, scalars are text, objects are child elements named by key, lists are ``<item>`` children and an empty
-element is ``None``; every leaf is a string. The top-level ``value`` is coerced by the endpoint's reply kind;
-fields inside objects are left as the format gave them. Anything not of those shapes raises
-:class:`~.errors.CRMBadReply`; the client adds endpoint, status and a scrubbed excerpt.
+In XML, scalars are text, objects are child elements named by key (``<field name="…">`` for a key that is not
+an XML name), lists are ``<item>`` children and an empty element is ``None``; every leaf is a string. The
+top-level ``value`` is coerced by the endpoint's reply kind; fields inside objects are left as the format gave
+them. Anything not of those shapes raises :class:`~.errors.CRMBadReply`; the client adds endpoint, status and a
+scrubbed excerpt.
 """
 
 from __future__ import annotations
@@ -171,9 +172,11 @@ def _is_wire_datetime(text: str) -> bool:
     return True
 
 
-def _json_default(value: Any) -> str:
+def _json_default(value: Any) -> Any:
     if isinstance(value, date):
         return value.strftime(DATETIME_FORMAT)
+    if isinstance(value, Mapping):  # a nested MappingProxyType, a QueryDict-like …
+        return dict(value)
     raise TypeError(type(value).__name__)
 
 
@@ -331,11 +334,13 @@ def _xml_to_python(element: Element) -> Any:
     result: dict[str, Any] = {}
     for child in children:
         value = _xml_to_python(child)
-        if child.tag in result:
-            previous = result[child.tag]
-            result[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        # A key that is not an XML name travels as <field name="my key">…</field>.
+        key = child.get("name", child.tag) if child.tag == "field" else child.tag
+        if key in result:
+            previous = result[key]
+            result[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
-            result[child.tag] = value
+            result[key] = value
     return result
 
 

@@ -112,8 +112,8 @@ def test_json_mapping_is_dumped_compact_unicode_with_wire_datetimes():
 
 
 def test_json_accepts_any_mapping_and_nested_dates():
-    value = MappingProxyType({"a": {"b": [date(2020, 1, 2)]}})
-    assert codec.encode_value(JSON, value) == '{"a":{"b":["2020-01-02 00:00:00"]}}'
+    value = MappingProxyType({"a": {"b": [date(2020, 1, 2)]}, "c": MappingProxyType({"d": 1})})
+    assert codec.encode_value(JSON, value) == '{"a":{"b":["2020-01-02 00:00:00"]},"c":{"d":1}}'
 
 
 def test_json_str_holding_an_object_is_sent_unchanged():
@@ -392,6 +392,11 @@ def test_xml_object_leaves_are_strings():
         "remark": None,
         "addr": {"city": "上海"},
     }
+
+
+def test_xml_keys_that_are_not_xml_names():
+    body = xml('<value><id>1</id><field name="my key">v</field><field name="2nd">w</field></value>')
+    assert decode("object", body) == {"id": "1", "my key": "v", "2nd": "w"}
 
 
 def test_xml_list_of_items():
