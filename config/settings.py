@@ -6,6 +6,7 @@ Everything has a default that runs on this machine with no servers: SQLite in WA
 ``CRM_BRIDGE_TOKEN``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -15,11 +16,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
 
-# Runtime files (SQLite database, broker folders, beat schedule). Under pytest (which sets PYTEST_VERSION, also
-# for the worker processes tests start) they go to var/test/, so tests never touch the demo's data.
-VAR_DIR = Path(
-    env.str("CRM_BRIDGE_VAR_DIR", default=str(BASE_DIR / "var" / ("test" if env.str("PYTEST_VERSION", "") else "")))
-)
+# Runtime files (SQLite database, broker folders, beat schedule). Under pytest (which sets PYTEST_VERSION) each
+# run gets its own var/test/run-<pid>/, so tests never touch the demo's data nor another run's; the worker
+# processes a test starts are handed the same folder through CRM_BRIDGE_VAR_DIR.
+_default_var = BASE_DIR / "var"
+if env.str("PYTEST_VERSION", default=""):
+    _default_var = _default_var / "test" / f"run-{os.getpid()}"
+VAR_DIR = Path(env.str("CRM_BRIDGE_VAR_DIR", default=str(_default_var)))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
 # The fallback key is for the demo and tests only; `manage.py check --deploy` flags it.
@@ -68,8 +72,6 @@ TEMPLATES = [
         },
     },
 ]
-
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Database -------------------------------------------------------------------------------------------
 # SQLite is shared by the web server and the Celery worker processes, so it runs in WAL mode with IMMEDIATE

@@ -27,3 +27,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         call_command("createcachetable", verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_run_dir():
+    """Each pytest run has its own var/test/run-<pid>/ (config/settings.py); remove it at the end."""
+    import shutil
+
+    from django.conf import settings
+
+    yield
+    run_dir = Path(settings.VAR_DIR)
+    if run_dir.parent.name == "test" and run_dir.name.startswith("run-"):
+        shutil.rmtree(run_dir, ignore_errors=True)

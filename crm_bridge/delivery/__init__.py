@@ -25,7 +25,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..conf import bridge_settings
-from ..crm.errors import CRMAuthError, CRMError, CRMRejected, CRMTimeout, CRMUnavailable
+from ..crm.errors import (
+    CRMAuthError,
+    CRMBadReply,
+    CRMConnectionError,
+    CRMError,
+    CRMRejected,
+    CRMTimeout,
+    CRMUnavailable,
+)
 from ..models import Circuit, DeliveryAttempt, Site, Submission
 from . import circuit, outbox
 from .backoff import retry_delay
@@ -50,12 +58,14 @@ class _RateLimited(Exception):
 
 
 def maybe_sent(error: CRMError) -> bool:
-    """Could the CRM have acted on a request that failed this way? A refused connection or a 503 cannot; a
-    read timeout or a connection dropped mid-reply can."""
-    flag = getattr(error, "maybe_sent", None)
-    if flag is not None:
-        return bool(flag)
-    return isinstance(error, CRMTimeout)
+    """Could the CRM have acted on a request that failed this way?
+
+    Never for a refused connection or an error status (503, an error envelope): the CRM said it did not.
+    Possibly for a read timeout or a connection that broke after the request went out (``error.sent`` is
+    True or unknown), and for an HTTP 200 whose body we could not read (it answered; we lost the answer)."""
+    if isinstance(error, CRMTimeout | CRMConnectionError):
+        return error.sent is not False
+    return isinstance(error, CRMBadReply) and error.http_status == 200
 
 
 def _record(sub: Submission | None, endpoint: str, started: datetime, seconds: float, outcome: str, **fields) -> None:

@@ -133,13 +133,19 @@ def reserve_identities(sub: Submission, customer: dict[str, str]) -> Verdict | N
     return None
 
 
-class _Seen(Exception):
+class _Owned(Exception):
+    """Another lead owns one of this lead's identities (raised inside the transaction to roll it back)."""
+
     def __init__(self, field: str, owner: Submission) -> None:
         self.field, self.owner = field, owner
 
 
-class _Busy(_Seen):
-    pass
+class _Seen(_Owned):
+    """… and it already reached the CRM."""
+
+
+class _Busy(_Owned):
+    """… and it is still in flight."""
 
 
 def deliver_lead(sub: Submission, call: Call, *, mark_save_attempted: Callable[[], None]) -> Verdict:

@@ -57,3 +57,19 @@ def sandbox_crm(live_server, settings):
     }
     yield control
     control.clear_faults()
+
+
+def wait_for(predicate, *, timeout: float = 10.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass (AssertionError).
+    For effects another thread or process completes on its own schedule (a sandbox request still sleeping in a
+    ``hang`` fault, a worker delivering)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
