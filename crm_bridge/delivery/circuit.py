@@ -38,7 +38,7 @@ def circuit_name() -> str:
 def get_circuit() -> Circuit:
     name = circuit_name()
     try:
-        circuit, _ = Circuit.objects.get_or_create(name=name, defaults={"tokens_at": timezone.now()})
+        circuit, _ = Circuit.objects.get_or_create(name=name)  # tokens_at None: the bucket starts full
     except IntegrityError:  # created by another worker between our get and create
         circuit = Circuit.objects.get(name=name)
     return circuit

@@ -1,0 +1,179 @@
+"""Each failure class, provoked by the sandbox's faults over real HTTP, and what delivery does about it:
+retry with back-off / pause the site / fail with the reason / open the circuit."""
+
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm_bridge import delivery, signals
+from crm_bridge.delivery import circuit
+from crm_bridge.models import Circuit, Submission
+
+S = Submission.Status
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _due_again(sub):
+    Submission.objects.filter(pk=sub.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("fault", "options", "ambiguous"),
+    [
+        ("down", {}, 0),  # 503: the CRM says it did nothing
+        ("error", {"error_code": 10001}, 0),  # 500 with an error envelope
+        ("html", {}, 0),  # a proxy's HTML error page
+        ("garbage", {}, 1),  # HTTP 200 we cannot read: it may have stored the message
+        ("truncated", {}, 1),
+        ("hang", {"delay": 2}, 1),  # a read timeout after sending
+    ],
+)
+def test_retryable_faults_keep_the_row_queued_with_back_off(
+    sandbox_crm, make_submission, settings, fault, options, ambiguous
+):
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "READ_TIMEOUT": 0.5, "RETRY_BASE_DELAY": 60.0}
+    sandbox_crm.inject_fault(fault, endpoint="ECommerce/AddMessageBoard", **options)
+    sub = make_submission("message")
+    started = time.monotonic()
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    assert time.monotonic() - started < 2.5  # the read timeout bounded the hang
+    sub.refresh_from_db()
+    assert (sub.status, sub.attempts, sub.ambiguous_sends) == (S.QUEUED, 1, ambiguous)
+    assert 29 <= (sub.next_attempt_at - timezone.now()).total_seconds() <= 61
+    assert sub.last_error
+    assert circuit.get_circuit().failures == 1
+    (attempt,) = sub.attempt_log.all()
+    assert attempt.outcome == ("ambiguous" if ambiguous else "retry")
+    assert "sandbox-token" not in sub.last_error and "sandbox-site-key" not in sub.last_error
+
+
+def test_connection_refused_is_retried_and_never_ambiguous(sandbox_crm, make_submission, settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "BASE_URL": f"http://127.0.0.1:{port}/WebApi/Handler/1.0/CRM/"}
+    sub = make_submission("message")
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    sub.refresh_from_db()
+    assert (sub.attempts, sub.ambiguous_sends) == (1, 0)
+    assert sub.attempt_log.get().outcome == "retry"
+
+
+def test_refused_token_pauses_the_site_and_spends_no_attempt(sandbox_crm, make_submission, site, caplog):
+    sandbox_crm.set_credentials(tokens=[])
+    sub = make_submission("lead")
+    other = make_submission("message")
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    site.refresh_from_db()
+    sub.refresh_from_db()
+    assert site.paused_at is not None and "refused" in site.paused_reason
+    assert (sub.status, sub.attempts) == (S.QUEUED, 0)
+    assert "sandbox-token" not in site.paused_reason
+    assert any(r.levelname == "ERROR" and "paused" in r.getMessage() for r in caplog.records)
+    # While paused, nothing of that site is claimed or sent.
+    calls = sandbox_crm.calls()
+    assert delivery.deliver(other.pk) == "skipped"
+    assert sandbox_crm.calls() == calls
+    # Staff fix the credential and resume: everything waiting goes.
+    sandbox_crm.reset()
+    enqueued: list[str] = []
+    assert delivery.resume_site(site, enqueue=enqueued.append) == 2
+    assert sorted(enqueued) == sorted([str(sub.pk), str(other.pk)])
+    assert delivery.deliver(sub.pk) == S.DELIVERED
+    assert delivery.deliver(other.pk) == S.DELIVERED
+
+
+def test_refused_site_key_pauses_the_site(sandbox_crm, make_submission, site):
+    sandbox_crm.set_credentials(site_keys=[])
+    sub = make_submission("message")
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    site.refresh_from_db()
+    assert site.paused_at is not None
+    assert "sandbox-site-key" not in site.paused_reason
+    assert Submission.objects.get(pk=sub.pk).attempts == 0
+
+
+@pytest.mark.parametrize(("fault", "options", "reason"), [
+    ("reject", {}, "value=false"),
+    ("error", {"error_code": 10017}, "error_code=10017"),
+])  # fmt: skip
+def test_definite_rejection_fails_with_the_reason(sandbox_crm, make_submission, fault, options, reason):
+    sandbox_crm.inject_fault(fault, endpoint="ECommerce/AddMessageBoard", **options)
+    sub = make_submission("message")
+    failed = []
+    signals.submission_failed.connect(lambda submission, **kw: failed.append(submission.pk), weak=False)
+    try:
+        assert delivery.deliver(sub.pk) == S.FAILED
+    finally:
+        signals.submission_failed.receivers.clear()
+    sub.refresh_from_db()
+    assert (sub.status, sub.attempts) == (S.FAILED, 1)
+    assert reason in sub.last_error
+    assert failed == [sub.pk]
+    assert circuit.get_circuit().failures == 0  # a rejection proves the CRM is up
+
+
+def test_gives_up_after_max_attempts(sandbox_crm, make_submission, settings):
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "MAX_ATTEMPTS": 2, "CIRCUIT_FAIL_MAX": 100}
+    sandbox_crm.inject_fault("down", endpoint="ECommerce/*")
+    sub = make_submission("message")
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    _due_again(sub)
+    assert delivery.deliver(sub.pk) == S.FAILED
+    sub.refresh_from_db()
+    assert sub.last_error.startswith("gave up after 2 attempts")
+    assert sub.finished_at is not None
+
+
+def test_circuit_opens_stops_calling_and_closes_after_a_probe(sandbox_crm, make_submission, settings):
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CIRCUIT_FAIL_MAX": 2, "CIRCUIT_RESET_TIMEOUT": 1.0}
+    sandbox_crm.inject_fault("down")
+    subs = [make_submission("message") for _ in range(4)]
+    assert [delivery.deliver(s.pk) for s in subs[:2]] == [S.QUEUED, S.QUEUED]
+    state = circuit.get_circuit()
+    assert (state.state, state.failures) == (Circuit.State.OPEN, 2)
+    # Open: the next rows are not sent and keep their attempt budget.
+    assert delivery.deliver(subs[2].pk) == S.QUEUED
+    assert sandbox_crm.calls() == 2
+    subs[2].refresh_from_db()
+    assert subs[2].attempts == 0
+    assert subs[2].next_attempt_at >= state.retry_at
+    # The CRM recovers; after the reset timeout one probe goes through and closes the circuit.
+    sandbox_crm.clear_faults()
+    time.sleep(1.1)
+    assert delivery.deliver(subs[3].pk) == S.DELIVERED
+    assert circuit.get_circuit().state == Circuit.State.CLOSED
+    _due_again(subs[2])
+    assert delivery.deliver(subs[2].pk) == S.DELIVERED
+
+
+def test_a_failed_probe_reopens_for_longer(sandbox_crm, make_submission, settings):
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CIRCUIT_FAIL_MAX": 1, "CIRCUIT_RESET_TIMEOUT": 1.0}
+    sandbox_crm.inject_fault("down")
+    first, probe = make_submission("message"), make_submission("message")
+    delivery.deliver(first.pk)
+    opened = circuit.get_circuit()
+    time.sleep(1.1)
+    assert delivery.deliver(probe.pk) == S.QUEUED  # it was the probe, and it failed
+    reopened = circuit.get_circuit()
+    assert reopened.state == Circuit.State.OPEN
+    assert reopened.opened_at == opened.opened_at
+    assert (reopened.retry_at - timezone.now()).total_seconds() > 0.5
+    assert sandbox_crm.calls() == 2
+
+
+def test_rate_bucket_keeps_priority_headroom(db, settings):
+    settings.CRM_BRIDGE = {
+        "BASE_URL": "http://crm.invalid/WebApi/Handler/1.0/CRM/", "TOKEN": "t",
+        "CALLS_PER_SECOND": 4.0, "HIT_FLUSH_SHARE": 0.5,
+    }  # fmt: skip
+    t0 = timezone.now()
+    # A full bucket holds 4 calls; low priority may only use the top half.
+    assert [circuit.take_token("low", now=t0) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.25)]
+    assert [circuit.take_token("high", now=t0) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.25)]
+    # A quarter second later one call's worth has refilled.
+    assert circuit.take_token("high", now=t0 + timedelta(seconds=0.25)) == 0.0
+    assert circuit.take_token("high", now=t0 + timedelta(seconds=0.25)) > 0
