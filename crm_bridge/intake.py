@@ -216,7 +216,10 @@ def add_hits(site: Site, counts: Mapping[int, int], *, idempotency: Idempotency 
                 with transaction.atomic():  # a savepoint: losing the race must not abort the outer transaction
                     HitCounter.objects.create(site=site, pkid=pkid, pending=n)
             except IntegrityError:
-                HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n)
+                # A concurrent request created the row first: add to it. If there is still no row, the error
+                # was about something else, and swallowing it would lose the count.
+                if not HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n):
+                    raise
         return Answer(202, {"accepted": sum(counts.values())})
 
     return _once(site, idempotency, work)
