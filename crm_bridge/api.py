@@ -242,6 +242,7 @@ class WidgetAPIView(APIView):
     @staticmethod
     def _is_own_origin(request: Request, origin: str) -> bool:
         # A page of the host site itself (e.g. one rendered with {% crm_widget %}) needs no allow-list entry.
+        # Behind a TLS-terminating proxy this needs SECURE_PROXY_SSL_HEADER, or request.scheme says http.
         try:
             own = f"{request.scheme}://{request.get_host()}"
         except Exception:  # DisallowedHost: CommonMiddleware normally answers first

@@ -211,7 +211,7 @@ def test_body_over_max_body_bytes_is_413_through_the_real_parser(client, message
 
 
 def test_body_larger_than_declared_is_cut_at_the_limit(client, message):
-    # A body whose Content-Length understates nothing: the stream itself is read to at most limit + 1 bytes.
+    # Without (or with an understated) Content-Length, the stream itself is read to at most limit + 1 bytes.
     from crm_bridge.api import JSONBodyParser, PayloadTooLarge
 
     class Stream:
