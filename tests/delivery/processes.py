@@ -1,0 +1,114 @@
+"""Real Celery processes for tests: a prefork worker and beat, on the embedded filesystem broker, sharing the
+test database (a SQLite file, or the PostgreSQL test database) with the test process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the database the test process is using right now (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    raise RuntimeError(f"no worker support for {db['ENGINE']}")
+
+
+class CeleryProcess:
+    """One `celery -A config <role>` child, its output collected so tests can wait for lines in it."""
+
+    def __init__(self, role: str, args: list[str], env: dict[str, str]) -> None:
+        self.role = role
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", "celery", "-A", "config", role, *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for_line(self, needle: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(needle in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"celery {self.role} never printed {needle!r}:\n" + "\n".join(self.lines[-40:]))
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # warm shutdown: finish the task in hand
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+@contextmanager
+def celery_processes(*, crm_base_url: str, options: dict[str, Any], beat: bool = True) -> Iterator[dict]:
+    """Start a worker (and beat) wired to this test run's database, broker folder and the given CRM."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CRM_BRIDGE_VAR_DIR": str(settings.VAR_DIR),
+        "CRM_BRIDGE_BASE_URL": crm_base_url,
+        "CRM_BRIDGE_TOKEN": "sandbox-token",
+        "CRM_BRIDGE_OPTIONS": json.dumps(options),
+        "PYTHONUNBUFFERED": "1",
+    }
+    procs = {
+        "worker": CeleryProcess(
+            "worker",
+            [
+                "--pool=prefork",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=test-{os.getpid()}@%h",
+            ],
+            env,
+        )
+    }
+    if beat:
+        schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+        procs["beat"] = CeleryProcess("beat", ["--loglevel=INFO", f"--schedule={schedule}"], env)
+    try:
+        procs["worker"].wait_for_line("ready.")
+        if beat:
+            procs["beat"].wait_for_line("installed periodic tasks")
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
