@@ -156,8 +156,13 @@ def error_for_reply(http_status: int | None, error_code: int | None) -> type[CRM
     """The exception class for a reply that is not a success.
 
     A known ``error_code`` (``spec.ERROR_CODES``) decides; otherwise the HTTP status does: 401/403 → auth,
-    404 → not found, 408/425/429 and 5xx → retryable, any other 4xx → rejected. A reply with neither
-    (e.g. HTTP 200 with an error body the CRM did not number) is a rejection.
+    404, 408/425/429 and 5xx → retryable, any other 4xx → rejected. A reply with neither (e.g. HTTP 200 with
+    an error body the CRM did not number) is a rejection.
+
+    A *bare* 404 (an IIS page, no ``error_code``) means the handler path is not served at all — a wrong
+    ``BASE_URL`` or a deploy in progress — not that a record is missing (the CRM says that with 20101 or an
+    empty ``value``). Treating it as retryable keeps the submissions and opens the circuit, which staff see;
+    treating it as "not found" would fail every one of them for good.
     """
     if error_code is not None and error_code in ERROR_CODES:
         return _BY_CATEGORY[ERROR_CODES[error_code].category]
@@ -165,9 +170,7 @@ def error_for_reply(http_status: int | None, error_code: int | None) -> type[CRM
         return CRMRejected
     if http_status in (401, 403):
         return CRMAuthError
-    if http_status == 404:
-        return CRMNotFound
-    if http_status in (408, 425, 429) or http_status >= 500:
+    if http_status in (404, 408, 425, 429) or http_status >= 500:
         return CRMServerError
     if 400 <= http_status < 500:
         return CRMRejected

@@ -192,7 +192,7 @@ FAULTS = [
     pytest.param(json_reply({"result": True}), CRMBadReply, 200, id="missing-value"),
     pytest.param(html_reply(401), CRMAuthError, 401, id="401-html"),
     pytest.param(html_reply(403), CRMAuthError, 403, id="403-html"),
-    pytest.param(html_reply(404), CRMNotFound, 404, id="404-html"),
+    pytest.param(html_reply(404), CRMServerError, 404, id="404-html"),  # path not served: retry, not "no record"
     pytest.param(html_reply(400), CRMRejected, 400, id="400-html"),
     pytest.param(html_reply(429), CRMServerError, 429, id="429-html"),
     pytest.param(Scripted(status=302, headers={"Location": "https://elsewhere/"}), CRMRejected, 302, id="302"),
