@@ -130,6 +130,7 @@ def _get_by_id(model: type[WireModel]) -> Handler:
 
 for _path, _model in _GET_BY_ID.items():
     handles(_path)(_get_by_id(_model))
+del _path, _model
 
 
 # --- state transitions --------------------------------------------------------------------------------------
@@ -157,6 +158,7 @@ def _transition(path: str) -> Handler:
 
 for _path in _TRANSITIONS:
     handles(_path)(_transition(_path))
+del _path
 
 
 # --- dictionaries -------------------------------------------------------------------------------------------

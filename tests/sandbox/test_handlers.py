@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from django.urls import reverse
 
 from crm_bridge.crm import spec
 from crm_bridge.sandbox import control
@@ -25,7 +26,7 @@ from crm_bridge.sandbox.models import (
 )
 from crm_bridge.sandbox.wire import CRM_TZ
 
-from .conftest import OTHER_SITE_KEY, SITE_KEY
+from .conftest import OTHER_SITE_KEY, SITE_KEY, url
 
 
 def crm_time(text: str) -> datetime:
@@ -39,6 +40,7 @@ def test_every_spec_endpoint_has_a_handler():
 
 @pytest.mark.parametrize("endpoint", spec.ENDPOINTS, ids=lambda e: e.path)
 def test_every_endpoint_is_routed(crm, endpoint):
+    assert reverse(f"crm_sandbox:{endpoint.path}") == url(endpoint.path)
     # Without a credential each answers its auth error: proof the route exists and reaches the view.
     status, code, _ = crm.error(endpoint.path, auth=False)
     assert (status, code) == (401, 21302 if endpoint.auth == "siteKey" else 21301)
