@@ -117,6 +117,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_BROKER_DIR / "control"),  # else kombu writes ./control/ in the working directory
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Longer than any task runs (time limits below), so Redis never redelivers a task still running; short
+    # socket timeouts so a publish at intake cannot hang on a dead Redis (the sweep delivers instead).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
+# Reliability (shared/reliability.md): one task at a time per process, acknowledged after it ran, requeued if
+# the pool child dies; the database row, not the message, is the truth, so a redelivery is harmless.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -20,7 +20,15 @@ logger = logging.getLogger("crm_bridge.tasks")
 
 # Late ack + requeue when the pool child dies: a delivery interrupted by a crash runs again (bounded by the
 # attempt counter in the row). See celery #1628 for why acks_late alone is not enough.
-_RELIABLE = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+# Time limits stay well below the row lease (LEASE_SECONDS, 180 s by default) and Redis's visibility timeout,
+# so a stuck task is killed before anyone else could take its row.
+_RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "soft_time_limit": 120,
+    "time_limit": 150,
+}
 
 
 @shared_task(name="crm_bridge.deliver", **_RELIABLE)
@@ -41,6 +49,14 @@ def flush_hits() -> int:
     return delivery.flush_hits()
 
 
+@shared_task(name="crm_bridge.purge", **_RELIABLE)
+def purge() -> int:
+    """Drop Idempotency-Key records past their TTL; returns how many."""
+    from .intake import purge_idempotency_records
+
+    return purge_idempotency_records()
+
+
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """The periodic tasks crm_bridge needs, keyed by entry name. Installed into whatever scheduler ``celery
     beat`` runs (see :func:`_install_schedule`); an entry of the same name in the host's own
@@ -53,6 +69,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "crm_bridge.flush_hits": {
             "task": "crm_bridge.flush_hits", "schedule": flush_every, "options": {"expires": flush_every},
         },
+        "crm_bridge.purge": {"task": "crm_bridge.purge", "schedule": 3600.0, "options": {"expires": 3600.0}},
     }  # fmt: skip
 
 
