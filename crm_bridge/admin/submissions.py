@@ -1,0 +1,300 @@
+"""Admin for the outbox: every submission with its status, its attempts and the CRM's answers, and the staff
+actions of :mod:`crm_bridge.delivery` (retry now, cancel, release from spam).
+
+Submissions are written by intake and moved by delivery, never edited by hand: there is no add permission, every
+field is read-only, and an object's page is a view page. State changes go through the delivery functions only
+(as list actions, or the buttons on a submission's page), which make the same conditional updates the workers
+do, so staff can never race a worker into sending a row twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator, smart_split, unescape_string_literal
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .. import delivery
+from ..models import DeliveryAttempt, Submission
+from .common import CountingEnqueue, badge, enqueue_on_commit, folded_json, pretty_json
+
+__all__ = ["DeliveryAttemptInline", "SubmissionAdmin", "search_q"]
+
+S = Submission.Status
+
+#: Payload keys the admin search looks in (messages: content, contact; leads: the rest).
+SEARCH_KEYS = ("name", "tel", "tel_e164", "company", "email", "content", "contact", "message")
+_PHONE_RE = re.compile(r"\+?[\d\s()\-]{5,30}")
+
+
+def search_q(term: str) -> Q:
+    """Rows whose payload holds ``term`` (case-insensitive) in any of :data:`SEARCH_KEYS`, or whose id it is.
+
+    Uses JSON key lookups (``payload__name__icontains``), which Django compiles for SQLite (``JSON_EXTRACT``),
+    PostgreSQL (``->>``), MySQL and Oracle alike. A phone number typed with spaces, dashes or a ``+86`` also
+    matches by its digits against ``tel_e164`` (a leading trunk ``0`` dropped: ``010-1234 5678`` finds
+    ``+861012345678``).
+    """
+    q = Q()
+    for key in SEARCH_KEYS:
+        q |= Q(**{f"payload__{key}__icontains": term})
+    if _PHONE_RE.fullmatch(term):
+        digits = re.sub(r"\D", "", term)
+        for candidate in {digits, digits.lstrip("0")}:
+            if len(candidate) >= 5:
+                q |= Q(payload__tel_e164__icontains=candidate)
+    with contextlib.suppress(ValueError):
+        q |= Q(pk=uuid.UUID(term))
+    return q
+
+
+class AmbiguousFilter(admin.SimpleListFilter):
+    """Rows with a send whose outcome we never heard: the one place a duplicate message can arise."""
+
+    title = _("possible duplicates")
+    parameter_name = "ambiguous"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("ambiguous send (no answer after sending)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(ambiguous_sends__gt=0)
+        return queryset
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    """Every CRM call made for the submission, oldest first, with the CRM's answer. Read-only."""
+
+    model = DeliveryAttempt
+    fk_name = "submission"
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name = _("CRM call")
+    verbose_name_plural = _("CRM calls (delivery attempts)")
+    fields = ("started_at", "attempt", "endpoint", "duration", "outcome_badge", "http_status", "error_code", "error",
+              "reply_folded")  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("duration"))
+    def duration(self, attempt: DeliveryAttempt) -> str:
+        return f"{attempt.duration_ms} ms"
+
+    @admin.display(description=_("outcome"))
+    def outcome_badge(self, attempt: DeliveryAttempt) -> str:
+        return badge(attempt.outcome, attempt.get_outcome_display())
+
+    @admin.display(description=_("CRM reply"))
+    def reply_folded(self, attempt: DeliveryAttempt) -> str:
+        return folded_json(attempt.reply)
+
+
+def _summary(sub: Submission) -> str:
+    p = sub.payload if isinstance(sub.payload, dict) else {}
+    if sub.kind == Submission.Kind.LEAD:
+        who = " · ".join(str(p[k]) for k in ("name", "tel", "company") if p.get(k))
+        return who or "—"
+    text = Truncator(" ".join(str(p.get("content", "")).split())).chars(60)
+    contact = p.get("contact")
+    return f"{text} ({contact})" if contact else (text or "—")
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "status_badge", "kind", "site", "summary", "attempts_column", "next_attempt")
+    list_display_links = ("created_at", "summary")
+    list_filter = ("status", "kind", "site", ("created_at", admin.DateFieldListFilter), AmbiguousFilter)
+    list_select_related = ("site",)
+    list_per_page = 50
+    search_fields = ("payload",)  # the real work is in get_search_results; this turns the search box on
+    search_help_text = _("Name, phone number, message text, e-mail, company, or a submission id.")
+    ordering = ("-created_at",)
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry_now", "cancel", "release_spam"]
+    fieldsets = (
+        (None, {"fields": ("id", "site", "kind", "status_badge", "created_at", "finished_at")}),
+        (_("What the visitor sent"), {"fields": ("payload_pretty", "page_url", "origin", "user_agent", "spam_reason")}),
+        (
+            _("Delivery"),
+            {
+                "fields": ("attempts", "next_attempt_at", "enqueued_at", "lease_expires_at", "ambiguous_sends",
+                           "save_attempted", "last_error", "crm_reply_pretty", "updated_at"),
+            },
+        ),
+    )  # fmt: skip
+    readonly_fields = (
+        "id", "site", "kind", "status_badge", "created_at", "finished_at", "payload_pretty", "page_url", "origin",
+        "user_agent", "spam_reason", "attempts", "next_attempt_at", "enqueued_at", "lease_expires_at",
+        "ambiguous_sends", "save_attempted", "last_error", "crm_reply_pretty", "updated_at",
+    )  # fmt: skip
+
+    # --- permissions: written by intake, moved by delivery ----------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Submission | None = None) -> bool:
+        # Model-level "change" is what the state actions need; an object's page is always view-only.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    # --- columns ----------------------------------------------------------------------------------------
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, sub: Submission) -> str:
+        return badge(sub.status, sub.get_status_display())
+
+    @admin.display(description=_("summary"))
+    def summary(self, sub: Submission) -> str:
+        return _summary(sub)
+
+    @admin.display(description=_("attempts"), ordering="attempts")
+    def attempts_column(self, sub: Submission) -> str:
+        if sub.ambiguous_sends:
+            return format_html(
+                '{} <span title="{}" style="color:#8250df">⚠</span>',
+                sub.attempts,
+                _("a send got no answer: possibly delivered twice"),
+            )
+        return str(sub.attempts)
+
+    @admin.display(description=_("next attempt"), ordering="next_attempt_at")
+    def next_attempt(self, sub: Submission) -> Any:
+        if sub.status != S.QUEUED:
+            return "—"
+        return sub.next_attempt_at or _("now")
+
+    @admin.display(description=_("payload"))
+    def payload_pretty(self, sub: Submission) -> str:
+        return pretty_json(sub.payload)
+
+    @admin.display(description=_("the CRM's last answer"))
+    def crm_reply_pretty(self, sub: Submission) -> str:
+        return pretty_json(sub.crm_reply)
+
+    # --- search -----------------------------------------------------------------------------------------
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Every word must match (as in Django's own search); a whole phone number counts as one word."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if _PHONE_RE.fullmatch(term):
+            words = [term]
+        else:
+            words = []
+            for bit in smart_split(term):
+                if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
+                    bit = unescape_string_literal(bit)
+                if bit:
+                    words.append(bit)
+        for word in words:
+            queryset = queryset.filter(search_q(word))
+        return queryset, False
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def _report(self, request: HttpRequest, changed: int, selected: int, done: str, skipped_why: str) -> None:
+        text = ngettext("%(n)d submission %(done)s.", "%(n)d submissions %(done)s.", changed) % {
+            "n": changed,
+            "done": done,
+        }
+        if selected > changed:
+            text += " " + ngettext("%(n)d skipped: %(why)s", "%(n)d skipped: %(why)s", selected - changed) % {
+                "n": selected - changed,
+                "why": skipped_why,
+            }
+        self.message_user(request, text, messages.SUCCESS if changed else messages.WARNING)
+
+    @admin.action(description=_("Retry now"), permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        enqueue = CountingEnqueue()
+        delivery.retry_now(ids, enqueue=enqueue)
+        # Counted by enqueue calls: retry_now's own return value counts a failed row twice (failed → queued,
+        # then again among the queued rows made due).
+        n = enqueue.count
+        self._report(request, n, len(ids), str(_("queued for delivery now")),
+                     str(_("only queued or failed submissions can be retried.")))  # fmt: skip
+
+    @admin.action(description=_("Cancel (never send)"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        n = delivery.cancel(ids)
+        self._report(request, n, len(ids), str(_("cancelled")),
+                     str(_("only queued, failed or held-as-spam submissions can be cancelled.")))  # fmt: skip
+
+    @admin.action(description=_("Release from spam and deliver"), permissions=["change"])
+    def release_spam(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        n = delivery.release_spam(ids, enqueue=enqueue_on_commit)
+        self._report(request, n, len(ids), str(_("released from spam and queued")),
+                     str(_("only submissions held as spam can be released.")))  # fmt: skip
+
+    # --- the same actions as buttons on a submission's page ---------------------------------------------
+
+    #: button name → (label, statuses it applies to, the list action it runs)
+    BUTTONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
+        "retry": (_("Retry now"), (S.QUEUED, S.FAILED), "retry_now"),
+        "release": (_("Release from spam"), (S.SPAM,), "release_spam"),
+        "cancel": (_("Cancel"), (S.QUEUED, S.FAILED, S.SPAM), "cancel"),
+    }
+
+    def button_view(self, request: HttpRequest, object_id: str, button: str) -> HttpResponse:
+        """POST only: run one action on one submission, then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if button not in self.BUTTONS:
+            raise PermissionDenied
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        sub = get_object_or_404(Submission, pk=object_id)
+        action: Callable = getattr(self, self.BUTTONS[button][2])
+        action(request, Submission.objects.filter(pk=sub.pk))
+        return HttpResponseRedirect(reverse("admin:crm_bridge_submission_change", args=[sub.pk]))
+
+    def get_urls(self) -> list:
+        own = [
+            path(
+                "<path:object_id>/do/<str:button>/",
+                self.admin_site.admin_view(self.button_view),
+                name="crm_bridge_submission_button",
+            )
+        ]
+        return own + super().get_urls()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        sub = self.get_object(request, object_id)
+        if sub is not None and self.has_change_permission(request):
+            extra_context["submission_buttons"] = [
+                (label, reverse("admin:crm_bridge_submission_button", args=[sub.pk, name]), name)
+                for name, (label, statuses, _action) in self.BUTTONS.items()
+                if sub.status in statuses
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
