@@ -18,11 +18,21 @@ install: $(STAMP)
 demo: install
 	DEBUG=1 $(BIN)/python manage.py demo
 
-## Lint, then the whole test suite.
+## Lint, then the whole test suite; then, when CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL
+## are set (.ci/run sets them), the database- and broker-sensitive tests again on PostgreSQL and Redis.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$CRM_BRIDGE_TEST_POSTGRES_URL" ] && [ -n "$$CRM_BRIDGE_TEST_REDIS_URL" ]; then \
+	  echo "== again on PostgreSQL and Redis =="; \
+	  DATABASE_URL="$$CRM_BRIDGE_TEST_POSTGRES_URL" \
+	  CELERY_BROKER_URL="$$CRM_BRIDGE_TEST_REDIS_URL/0" \
+	  CACHE_URL="$$CRM_BRIDGE_TEST_REDIS_URL/1" \
+	  $(BIN)/python -m pytest tests/delivery tests/api $(PYTEST_ARGS); \
+	else \
+	  echo "PostgreSQL/Redis pass skipped: set CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL (.ci/run does)"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ header is not negotiated) and carry ``Vary: Origin``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +71,7 @@ __all__ = [
 ]
 
 KEY_REFUSED = "Unknown or disabled key."
+_PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 ORIGIN_REFUSED = "Origin not allowed."
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -225,7 +227,9 @@ class WidgetAPIView(APIView):
             raise exceptions.ValidationError({"key": [Field.default_error_messages["required"]]}, code="required")
         if not isinstance(key, str):
             raise exceptions.ValidationError({"key": [CharField.default_error_messages["invalid"]]}, code="invalid")
-        site = Site.objects.filter(public_key=key).first() if len(key) <= 40 else None
+        # Only a well-formed key reaches the database: public keys are URL-safe base64 (``models.new_public_key``),
+        # and PostgreSQL refuses text with NUL outright (a DataError, i.e. a 500, instead of our 403).
+        site = Site.objects.filter(public_key=key).first() if _PUBLIC_KEY.fullmatch(key) else None
         if site is None or not site.is_active or (self.feature is not None and not site.feature(self.feature)):
             raise exceptions.PermissionDenied(KEY_REFUSED)
         return site
