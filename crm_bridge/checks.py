@@ -89,6 +89,41 @@ def _is_number(v: Any, *, positive: bool) -> bool:
     return v > 0 if positive else v >= 0
 
 
+@register(Tags.compatibility)
+def check_cors(app_configs: Any = None, **kwargs: Any) -> list:
+    """The widget sends an ``Idempotency-Key`` header with every write; without it in the CORS allow-list
+    browsers refuse the preflight and no submission arrives. A wildcard grant would undo the per-site list."""
+    problems: list = []
+    if "corsheaders" not in settings.INSTALLED_APPS:
+        problems.append(
+            Error(
+                "crm_bridge needs django-cors-headers for its widget API.",
+                hint='Add "corsheaders" to INSTALLED_APPS and "corsheaders.middleware.CorsMiddleware" to MIDDLEWARE.',
+                id="crm_bridge.E011",
+            )
+        )
+        return problems
+    from corsheaders.conf import conf as cors_conf
+
+    if "idempotency-key" not in {h.lower() for h in cors_conf.CORS_ALLOW_HEADERS}:
+        problems.append(
+            Warning(
+                "CORS_ALLOW_HEADERS does not include idempotency-key: browsers on other origins cannot submit.",
+                hint='CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "idempotency-key")',
+                id="crm_bridge.W003",
+            )
+        )
+    if cors_conf.CORS_ALLOW_ALL_ORIGINS:
+        problems.append(
+            Warning(
+                "CORS_ALLOW_ALL_ORIGINS is on: every origin gets a grant, not only those on a site's allow-list.",
+                hint="Turn it off; crm_bridge grants each site's allowed origins itself.",
+                id="crm_bridge.W004",
+            )
+        )
+    return problems
+
+
 @register(Tags.database)
 def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list:
     """The web server and the Celery workers write the outbox at once; SQLite needs WAL, IMMEDIATE
