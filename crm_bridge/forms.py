@@ -231,7 +231,10 @@ class SecretStateInput(forms.PasswordInput):
         state = _("•••• set") if self.is_set else _("not set")
         css = "crm-secret-state crm-secret-set" if self.is_set else "crm-secret-state crm-secret-unset"
         return format_html(
-            '<span class="{}">{}</span> {}', css, state, super().render(name, None, attrs=attrs, renderer=renderer)
+            '<span class="{}" style="margin-right:10px;font-weight:600">{}</span>{}',
+            css,
+            state,
+            super().render(name, None, attrs=attrs, renderer=renderer),
         )
 
 
@@ -369,6 +372,7 @@ class ConsoleForm(forms.Form):
 
     SITE_FIELD = "console_site"
     CONFIRM_FIELD = "console_confirm"
+    required_css_class = "required"  # admin CSS shows these labels in bold
 
     def __init__(self, endpoint: Endpoint, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -64,7 +64,7 @@ def pretty_json(value: Any) -> SafeString:
     )
 
 
-def folded_json(value: Any, *, summary_chars: int = 60) -> SafeString:
+def folded_json(value: Any, *, summary_chars: int = 36) -> SafeString:
     """JSON folded into a ``<details>``: one short line, the whole value on click (for table cells)."""
     if value is None:
         return NONE

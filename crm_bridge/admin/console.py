@@ -145,7 +145,6 @@ def console_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     context = {
         **admin_site.each_context(request),
         "title": _("CRM API console"),
-        "subtitle": endpoint.path if endpoint else None,
         "opts": model_admin.model._meta,
         "groups": _endpoint_groups(),
         "endpoint": endpoint,

@@ -63,7 +63,7 @@ class PausedFilter(admin.SimpleListFilter):
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     form = SiteAdminForm
-    list_display = ("name", "public_key", "origins", "enabled_features", "is_active", "deliveries")
+    list_display = ("name", "deliveries", "is_active", "public_key", "origins", "enabled_features")
     list_filter = ("is_active", PausedFilter)
     search_fields = ("name", "public_key")
     readonly_fields = ("public_key", "paused_at", "paused_reason", "created_at", "updated_at")
@@ -93,7 +93,9 @@ class SiteAdmin(admin.ModelAdmin):
     def deliveries(self, site: Site) -> str:
         if site.paused_at:
             return format_html(
-                '<strong style="color:#cf222e" title="{}">⚠ {}</strong>', site.paused_reason, _("paused")
+                '<strong style="color:#cf222e;white-space:nowrap" title="{}">⚠ {}</strong>',
+                site.paused_reason,
+                _("paused"),
             )
         return format_html('<span style="color:#1a7f37">{}</span>', _("running"))
 

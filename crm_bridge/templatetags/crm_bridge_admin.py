@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils.timesince import timesince
 
 from ..admin.common import badge
 from ..admin.dashboard import dashboard_data
@@ -62,3 +63,11 @@ def crm_bridge_dashboard(context: template.Context) -> dict[str, Any]:
 def crm_badge(value: str, label: Any) -> str:
     """A coloured status pill (the same as the admin lists show)."""
     return badge(value, label)
+
+
+@register.filter
+def crm_age(value: Any, now: Any = None) -> str:
+    """How long ago ``value`` was, in its largest unit only ("5 hours", not "5 hours, 1 minute")."""
+    if not value:
+        return ""
+    return timesince(value, now, depth=1)

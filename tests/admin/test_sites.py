@@ -84,7 +84,10 @@ def test_change_page_masks_the_key_and_shows_the_embed_snippet(admin_client, sit
     assert response.status_code == 200
     body = response.content.decode()
     assert_no_secret(body, SITE_KEY)
-    assert '<span class="crm-secret-state crm-secret-set">•••• set</span>' in body
+    assert (
+        '<span class="crm-secret-state crm-secret-set" style="margin-right:10px;font-weight:600">•••• set</span>'
+        in body
+    )
     assert (
         '<input type="password" name="new_site_key" autocomplete="new-password" size="40" maxlength="200" '
         'aria-describedby="id_new_site_key_helptext" id="id_new_site_key">'
@@ -105,7 +108,10 @@ def test_change_page_masks_the_key_and_shows_the_embed_snippet(admin_client, sit
 def test_add_page_requires_a_key(admin_client, db):
     url = reverse("admin:crm_bridge_site_add")
     body = admin_client.get(url).content.decode()
-    assert '<span class="crm-secret-state crm-secret-unset">not set</span>' in body
+    assert (
+        '<span class="crm-secret-state crm-secret-unset" style="margin-right:10px;font-weight:600">not set</span>'
+        in body
+    )
     data = {"name": "New", "is_active": "on", "features": ["messages"], "texts": "{}", "default_cust_id": "0",
             "lead_mapping": "{}", "new_site_key": ""}  # fmt: skip
     response = admin_client.post(url, data)
