@@ -136,6 +136,10 @@ class Submission(models.Model):
         default=0, help_text=_("Sends whose outcome we never heard (timeout after sending): possible duplicates.")
     )
     save_attempted = models.BooleanField(default=False, help_text=_("A lead's Customer/Save was sent at least once."))
+    write_in_flight = models.BooleanField(
+        default=False,
+        help_text=_("A non-idempotent CRM write is under way; still set when a worker died mid-send."),
+    )
     spam_reason = models.CharField(max_length=100, blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
     origin = models.CharField(max_length=200, blank=True)

@@ -95,22 +95,32 @@ def make_call(sub: Submission | None, *, site_key: str | None = None, priority: 
             if time.monotonic() + wait > deadline:
                 raise _RateLimited(wait)
             time.sleep(wait)
+        # A write the CRM cannot de-duplicate is flagged before it goes out, so that a worker killed mid-send
+        # leaves a trace: lease recovery counts such a row as a possible duplicate (outbox.recover_expired_leases).
+        tracked = sub is not None and path in NON_IDEMPOTENT
+        if tracked:
+            Submission.objects.filter(pk=sub.pk).update(write_in_flight=True)
         started, t0 = timezone.now(), time.monotonic()
         try:
             reply = client.request(path, params)
         except CRMError as err:
             if isinstance(err, CRMUnavailable):
-                outcome = Outcome.AMBIGUOUS if path in NON_IDEMPOTENT and maybe_sent(err) else Outcome.RETRY
+                outcome = Outcome.AMBIGUOUS if tracked and maybe_sent(err) else Outcome.RETRY
             else:
                 outcome = Outcome.AUTH if isinstance(err, CRMAuthError) else Outcome.REJECTED
-            if outcome == Outcome.AMBIGUOUS and sub is not None:
-                Submission.objects.filter(pk=sub.pk).update(ambiguous_sends=F("ambiguous_sends") + 1)
-                sub.ambiguous_sends += 1
+            if tracked:
+                ambiguous = outcome == Outcome.AMBIGUOUS
+                Submission.objects.filter(pk=sub.pk).update(
+                    write_in_flight=False, ambiguous_sends=F("ambiguous_sends") + int(ambiguous)
+                )
+                sub.ambiguous_sends += int(ambiguous)
             _record(
                 sub, path, started, time.monotonic() - t0, outcome,
                 http_status=err.http_status, error_code=err.error_code, error=str(err), reply=err.as_dict(),
             )  # fmt: skip
             raise
+        if tracked:
+            Submission.objects.filter(pk=sub.pk).update(write_in_flight=False)
         _record(
             sub, path, started, reply.elapsed, Outcome.OK, http_status=reply.http_status, reply={"value": reply.value}
         )

@@ -111,11 +111,17 @@ def out_of_attempts(sub: Submission, now: datetime) -> bool:
 
 
 def recover_expired_leases(now: datetime | None = None) -> int:
-    """``sending`` rows whose worker died: back to queued, due now (the attempt stays spent)."""
+    """``sending`` rows whose worker died: back to queued, due now (the attempt stays spent).
+
+    A row that died in the middle of a write the CRM cannot de-duplicate (``write_in_flight``) may have been
+    stored by the CRM already: its retry is a possible duplicate, counted in ``ambiguous_sends``."""
     now = now or timezone.now()
-    return Submission.objects.filter(status=S.SENDING, lease_expires_at__lt=now).update(
-        status=S.QUEUED, lease_expires_at=None, next_attempt_at=now, updated_at=now
+    expired = Submission.objects.filter(status=S.SENDING, lease_expires_at__lt=now)
+    fields = {"status": S.QUEUED, "lease_expires_at": None, "next_attempt_at": now, "updated_at": now}
+    mid_write = expired.filter(write_in_flight=True).update(
+        write_in_flight=False, ambiguous_sends=F("ambiguous_sends") + 1, **fields
     )
+    return mid_write + expired.update(**fields)
 
 
 def sweep(*, enqueue: Callable[[str], bool], now: datetime | None = None, limit: int | None = None) -> int:

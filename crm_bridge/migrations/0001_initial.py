@@ -8,160 +8,299 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Circuit',
+            name="Circuit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('state', models.CharField(choices=[('closed', 'closed (calling)'), ('open', 'open (not calling)'), ('half_open', 'half-open (probing)')], default='closed', max_length=10)),
-                ('failures', models.PositiveIntegerField(default=0, help_text='Consecutive retryable failures.')),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('retry_at', models.DateTimeField(blank=True, help_text='When an open circuit lets a probe through.', null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('tokens', models.FloatField(default=0.0, help_text='Call-rate bucket: calls that may start now.')),
-                ('tokens_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("closed", "closed (calling)"),
+                            ("open", "open (not calling)"),
+                            ("half_open", "half-open (probing)"),
+                        ],
+                        default="closed",
+                        max_length=10,
+                    ),
+                ),
+                ("failures", models.PositiveIntegerField(default=0, help_text="Consecutive retryable failures.")),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "retry_at",
+                    models.DateTimeField(blank=True, help_text="When an open circuit lets a probe through.", null=True),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("tokens", models.FloatField(default=0.0, help_text="Call-rate bucket: calls that may start now.")),
+                ("tokens_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'CRM circuit',
+                "verbose_name": "CRM circuit",
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('public_key', models.CharField(default=crm_bridge.models.new_public_key, editable=False, max_length=40, unique=True, verbose_name='public key')),
-                ('site_key', models.CharField(help_text='Secret. Never shown to visitors.', max_length=200, verbose_name='CRM siteKey')),
-                ('allowed_origins', models.JSONField(blank=True, default=list, help_text='Pages that may embed the widget, as origins: ["https://www.example.com"].', verbose_name='allowed origins')),
-                ('features', models.JSONField(blank=True, default=crm_bridge.models.default_features, verbose_name='enabled features')),
-                ('default_cust_id', models.IntegerField(default=0, help_text='CRM customer the message board files anonymous messages under.', verbose_name='default custID')),
-                ('lead_mapping', models.JSONField(blank=True, default=crm_bridge.models.default_lead_mapping, verbose_name='lead field mapping')),
-                ('post_duplicates_to_board', models.BooleanField(default=True, help_text='So sales sees a returning contact that the CRM already knows.', verbose_name='post duplicate leads to the message board')),
-                ('texts', models.JSONField(blank=True, default=dict, help_text='Overrides per language.', verbose_name='widget texts')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('paused_at', models.DateTimeField(blank=True, null=True, verbose_name='deliveries paused at')),
-                ('paused_reason', models.TextField(blank=True, verbose_name='why paused')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "public_key",
+                    models.CharField(
+                        default=crm_bridge.models.new_public_key,
+                        editable=False,
+                        max_length=40,
+                        unique=True,
+                        verbose_name="public key",
+                    ),
+                ),
+                (
+                    "site_key",
+                    models.CharField(
+                        help_text="Secret. Never shown to visitors.", max_length=200, verbose_name="CRM siteKey"
+                    ),
+                ),
+                (
+                    "allowed_origins",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Pages that may embed the widget, as origins: ["https://www.example.com"].',
+                        verbose_name="allowed origins",
+                    ),
+                ),
+                (
+                    "features",
+                    models.JSONField(
+                        blank=True, default=crm_bridge.models.default_features, verbose_name="enabled features"
+                    ),
+                ),
+                (
+                    "default_cust_id",
+                    models.IntegerField(
+                        default=0,
+                        help_text="CRM customer the message board files anonymous messages under.",
+                        verbose_name="default custID",
+                    ),
+                ),
+                (
+                    "lead_mapping",
+                    models.JSONField(
+                        blank=True, default=crm_bridge.models.default_lead_mapping, verbose_name="lead field mapping"
+                    ),
+                ),
+                (
+                    "post_duplicates_to_board",
+                    models.BooleanField(
+                        default=True,
+                        help_text="So sales sees a returning contact that the CRM already knows.",
+                        verbose_name="post duplicate leads to the message board",
+                    ),
+                ),
+                (
+                    "texts",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Overrides per language.", verbose_name="widget texts"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("paused_at", models.DateTimeField(blank=True, null=True, verbose_name="deliveries paused at")),
+                ("paused_reason", models.TextField(blank=True, verbose_name="why paused")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'site',
-                'verbose_name_plural': 'sites',
-                'ordering': ['name'],
+                "verbose_name": "site",
+                "verbose_name_plural": "sites",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('message', 'message'), ('lead', 'lead')], max_length=10)),
-                ('payload', models.JSONField(help_text="The visitor's fields, validated and normalised.")),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('sending', 'sending'), ('delivered', 'delivered'), ('duplicate', 'duplicate'), ('failed', 'failed'), ('spam', 'held as spam'), ('cancelled', 'cancelled')], db_index=True, default='queued', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='Delivery attempts spent.')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('enqueued_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Last hand-off to the broker; the sweep re-sends stale ones.')),
-                ('last_error', models.TextField(blank=True)),
-                ('crm_reply', models.JSONField(blank=True, help_text="The CRM's last answer.", null=True)),
-                ('ambiguous_sends', models.PositiveIntegerField(default=0, help_text='Sends whose outcome we never heard (timeout after sending): possible duplicates.')),
-                ('save_attempted', models.BooleanField(default=False, help_text="A lead's Customer/Save was sent at least once.")),
-                ('spam_reason', models.CharField(blank=True, max_length=100)),
-                ('page_url', models.URLField(blank=True, max_length=2000)),
-                ('origin', models.CharField(blank=True, max_length=200)),
-                ('user_agent', models.CharField(blank=True, max_length=400)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='crm_bridge.site')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("kind", models.CharField(choices=[("message", "message"), ("lead", "lead")], max_length=10)),
+                ("payload", models.JSONField(help_text="The visitor's fields, validated and normalised.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("sending", "sending"),
+                            ("delivered", "delivered"),
+                            ("duplicate", "duplicate"),
+                            ("failed", "failed"),
+                            ("spam", "held as spam"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0, help_text="Delivery attempts spent.")),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "enqueued_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now,
+                        help_text="Last hand-off to the broker; the sweep re-sends stale ones.",
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("crm_reply", models.JSONField(blank=True, help_text="The CRM's last answer.", null=True)),
+                (
+                    "ambiguous_sends",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Sends whose outcome we never heard (timeout after sending): possible duplicates.",
+                    ),
+                ),
+                (
+                    "save_attempted",
+                    models.BooleanField(default=False, help_text="A lead's Customer/Save was sent at least once."),
+                ),
+                ("spam_reason", models.CharField(blank=True, max_length=100)),
+                ("page_url", models.URLField(blank=True, max_length=2000)),
+                ("origin", models.CharField(blank=True, max_length=200)),
+                ("user_agent", models.CharField(blank=True, max_length=400)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="submissions", to="crm_bridge.site"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'submission',
-                'verbose_name_plural': 'submissions',
-                'ordering': ['-created_at'],
+                "verbose_name": "submission",
+                "verbose_name_plural": "submissions",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='LeadIdentity',
+            name="LeadIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(max_length=10)),
-                ('value', models.CharField(max_length=200)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='crm_bridge.site')),
-                ('submission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='crm_bridge.submission')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("field", models.CharField(max_length=10)),
+                ("value", models.CharField(max_length=200)),
+                ("site", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="crm_bridge.site")),
+                (
+                    "submission",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="crm_bridge.submission",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField(default=0, help_text="The submission's attempt number.")),
-                ('endpoint', models.CharField(max_length=60)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('outcome', models.CharField(choices=[('ok', 'answered'), ('retry', 'failed, will retry'), ('auth', 'credentials refused'), ('rejected', 'rejected'), ('ambiguous', 'no answer after sending'), ('skipped', 'not called')], max_length=10)),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error_code', models.IntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('reply', models.JSONField(blank=True, null=True)),
-                ('submission', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='crm_bridge.submission')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt", models.PositiveIntegerField(default=0, help_text="The submission's attempt number.")),
+                ("endpoint", models.CharField(max_length=60)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "answered"),
+                            ("retry", "failed, will retry"),
+                            ("auth", "credentials refused"),
+                            ("rejected", "rejected"),
+                            ("ambiguous", "no answer after sending"),
+                            ("skipped", "not called"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error_code", models.IntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("reply", models.JSONField(blank=True, null=True)),
+                (
+                    "submission",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="crm_bridge.submission",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'delivery attempt',
-                'ordering': ['started_at', 'id'],
+                "verbose_name": "delivery attempt",
+                "ordering": ["started_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('endpoint', models.CharField(max_length=20)),
-                ('fingerprint', models.CharField(help_text='SHA-256 of the request body.', max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField()),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='crm_bridge.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("endpoint", models.CharField(max_length=20)),
+                ("fingerprint", models.CharField(help_text="SHA-256 of the request body.", max_length=64)),
+                ("status_code", models.PositiveSmallIntegerField()),
+                ("body", models.JSONField()),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("site", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="crm_bridge.site")),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('site', 'key'), name='crm_bridge_idempotency_key')],
+                "constraints": [models.UniqueConstraint(fields=("site", "key"), name="crm_bridge_idempotency_key")],
             },
         ),
         migrations.CreateModel(
-            name='HitCounter',
+            name="HitCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pkid', models.IntegerField()),
-                ('pending', models.BigIntegerField(default=0)),
-                ('sent', models.BigIntegerField(default=0)),
-                ('flushing_until', models.DateTimeField(blank=True, help_text='Lease of the flush sending it.', null=True)),
-                ('last_flushed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hit_counters', to='crm_bridge.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("pkid", models.IntegerField()),
+                ("pending", models.BigIntegerField(default=0)),
+                ("sent", models.BigIntegerField(default=0)),
+                (
+                    "flushing_until",
+                    models.DateTimeField(blank=True, help_text="Lease of the flush sending it.", null=True),
+                ),
+                ("last_flushed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="hit_counters", to="crm_bridge.site"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('pending__gt', 0)), fields=['pending'], name='crm_bridge_hit_pending')],
-                'constraints': [models.UniqueConstraint(fields=('site', 'pkid'), name='crm_bridge_hit_counter')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("pending__gt", 0)), fields=["pending"], name="crm_bridge_hit_pending"
+                    )
+                ],
+                "constraints": [models.UniqueConstraint(fields=("site", "pkid"), name="crm_bridge_hit_counter")],
             },
         ),
         migrations.AddIndex(
-            model_name='submission',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='crm_bridge_sub_due'),
+            model_name="submission",
+            index=models.Index(fields=["status", "next_attempt_at"], name="crm_bridge_sub_due"),
         ),
         migrations.AddIndex(
-            model_name='submission',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='crm_bridge_sub_lease'),
+            model_name="submission",
+            index=models.Index(fields=["status", "lease_expires_at"], name="crm_bridge_sub_lease"),
         ),
         migrations.AddConstraint(
-            model_name='leadidentity',
-            constraint=models.UniqueConstraint(fields=('site', 'field', 'value'), name='crm_bridge_lead_identity'),
+            model_name="leadidentity",
+            constraint=models.UniqueConstraint(fields=("site", "field", "value"), name="crm_bridge_lead_identity"),
         ),
     ]

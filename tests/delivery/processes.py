@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,15 @@ class CeleryProcess:
                 break
             time.sleep(0.1)
         raise AssertionError(f"celery {self.role} never printed {needle!r}:\n" + "\n".join(self.lines[-40:]))
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool children at once: a crash, no warm shutdown, no acks."""
+        pid = self.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for victim in [pid, *map(int, children)]:
+            with suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        self.proc.wait(10)
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:

@@ -113,3 +113,15 @@ def test_sweep_batch_and_limit(make_submission):
     assert outbox.sweep(enqueue=sent.append, limit=1) == 1
     assert outbox.sweep(enqueue=sent.append) == 10  # SWEEP_BATCH
     assert len(set(sent)) == 11
+
+
+def test_a_worker_dead_mid_write_is_counted_as_a_possible_duplicate(make_submission):
+    quiet, mid_write = make_submission(), make_submission()
+    for sub in (quiet, mid_write):
+        outbox.claim(sub.pk)
+    Submission.objects.filter(pk=mid_write.pk).update(write_in_flight=True)
+    assert outbox.recover_expired_leases(timezone.now() + timedelta(seconds=61)) == 2
+    rows = {s.pk: s for s in Submission.objects.all()}
+    assert (rows[quiet.pk].ambiguous_sends, rows[mid_write.pk].ambiguous_sends) == (0, 1)
+    assert not rows[mid_write.pk].write_in_flight
+    assert {r.status for r in rows.values()} == {S.QUEUED}
