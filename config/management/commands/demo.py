@@ -43,7 +43,8 @@ class Command(BaseCommand):
         site = self._demo_site(host, port, page_port)
         password = self._admin_login()
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Every child uses this process's database and broker folders, whatever its own environment would pick.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CRM_BRIDGE_VAR_DIR": str(settings.VAR_DIR)}
         site_url = f"http://{host}:{port}"
         env.setdefault("CRM_BRIDGE_BASE_URL", f"{site_url}/WebApi/Handler/1.0/CRM/")
         python = sys.executable
