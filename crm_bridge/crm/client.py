@@ -261,7 +261,11 @@ class CRMClient(EndpointGroups):
             endpoint = get_endpoint(path)
         except KeyError:
             raise CRMRejected(f"no CRM endpoint {path!r} (see crm_bridge.crm.ENDPOINTS)", sent=False) from None
-        form = codec.encode_params(endpoint, params)
+        try:
+            form = codec.encode_params(endpoint, params)
+        except CRMError as err:
+            err.sent = False  # found before anything went out
+            raise
         form[endpoint.auth] = self._credential(endpoint)
         form["format"] = self.config.format
 

@@ -230,13 +230,14 @@ def retry_now(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
     """Queued or failed rows → queued and due now (a failed row gets a fresh attempt budget)."""
     now = timezone.now()
     ids = [str(i) for i in ids]
-    n = Submission.objects.filter(pk__in=ids, status=S.FAILED).update(
+    Submission.objects.filter(pk__in=ids, status=S.FAILED).update(
         status=S.QUEUED, attempts=0, next_attempt_at=now, finished_at=None, enqueued_at=now
     )
-    n += Submission.objects.filter(pk__in=ids, status=S.QUEUED).update(next_attempt_at=now, enqueued_at=now)
-    for pk in Submission.objects.filter(pk__in=ids, status=S.QUEUED).values_list("pk", flat=True):
-        enqueue(str(pk))
-    return n
+    Submission.objects.filter(pk__in=ids, status=S.QUEUED).update(next_attempt_at=now, enqueued_at=now)
+    queued = [str(pk) for pk in Submission.objects.filter(pk__in=ids, status=S.QUEUED).values_list("pk", flat=True)]
+    for pk in queued:
+        enqueue(pk)
+    return len(queued)
 
 
 def cancel(ids: Iterable[Any]) -> int:

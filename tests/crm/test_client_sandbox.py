@@ -286,12 +286,6 @@ def test_missing_required_param_is_refused_by_both_sides(client, http, base_url,
     assert counts() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec.encode_params raises CRMParamError without sent=False, so a param error found before sending "
-    "reports sent=None ('cannot tell'), against errors.CRMError's contract (False = rejected before sending), "
-    "unlike the client's other pre-send errors (missing credential, unknown endpoint)",
-)
 def test_a_param_error_found_before_sending_says_it_was_not_sent(client):
     with pytest.raises(CRMParamError) as info:
         client.customer.name_is_repeat(s_name=None, id=0)

@@ -125,3 +125,23 @@ def test_a_worker_dead_mid_write_is_counted_as_a_possible_duplicate(make_submiss
     assert (rows[quiet.pk].ambiguous_sends, rows[mid_write.pk].ambiguous_sends) == (0, 1)
     assert not rows[mid_write.pk].write_in_flight
     assert {r.status for r in rows.values()} == {S.QUEUED}
+
+
+def test_staff_retry_cancel_and_release_change_exactly_their_rows(make_submission):
+    from crm_bridge import delivery
+
+    failed = make_submission(status=S.FAILED, attempts=7)
+    queued = make_submission(next_attempt_at=timezone.now() + timedelta(hours=3))
+    spam = make_submission(status=S.SPAM, spam_reason="too_fast")
+    done = make_submission(status=S.DELIVERED)
+    sent: list[str] = []
+    assert delivery.retry_now([failed.pk, queued.pk, spam.pk, done.pk], enqueue=sent.append) == 2
+    assert sorted(sent) == sorted([str(failed.pk), str(queued.pk)])
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (S.QUEUED, 0)
+    assert delivery.release_spam([spam.pk, done.pk], enqueue=sent.append) == 1
+    spam.refresh_from_db()
+    assert (spam.status, spam.spam_reason) == (S.QUEUED, "")
+    assert delivery.cancel([failed.pk, done.pk]) == 1
+    assert Submission.objects.get(pk=done.pk).status == S.DELIVERED
+    assert Submission.objects.get(pk=failed.pk).status == S.CANCELLED
