@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 
+from crm_bridge import testing
 from crm_bridge.models import Site, Submission
 
 SANDBOX_PATH = "/WebApi/Handler/1.0/CRM/"
-_counter = itertools.count(1)
 
 
 @pytest.fixture
@@ -22,20 +21,10 @@ def site(db) -> Site:
 
 @pytest.fixture
 def make_submission(site):
-    """Create an outbox row as intake would (payload keys exactly as intake stores them)."""
+    """Create an outbox row as intake would (``crm_bridge.testing.submission``), for ``site`` by default."""
 
-    def make(kind: str = "message", *, site: Site = site, status: str = "queued", **fields: Any) -> Submission:
-        n = next(_counter)
-        if kind == "message":
-            payload = {"content": f"留言 {n}", "contact": "", "page_url": ""}
-        else:
-            tel = f"139{n:08d}"
-            payload = {
-                "name": f"访客{n}", "tel": tel, "tel_e164": f"+86{tel}", "company": f"公司{n}",
-                "email": "", "message": "", "page_url": "",
-            }  # fmt: skip
-        payload.update(fields.pop("payload", {}))
-        return Submission.objects.create(site=site, kind=kind, payload=payload, status=status, **fields)
+    def make(kind: str = "message", *, site: Site = site, **fields: Any) -> Submission:
+        return testing.submission(site, kind, **fields)
 
     return make
 
@@ -47,14 +36,7 @@ def sandbox_crm(live_server, settings):
     from crm_bridge.sandbox import control
 
     control.reset()
-    settings.CRM_BRIDGE = {
-        "BASE_URL": live_server.url + SANDBOX_PATH,
-        "TOKEN": "sandbox-token",
-        "CONNECT_TIMEOUT": 2.0,
-        "READ_TIMEOUT": 2.0,
-        "READ_RETRIES": 0,
-        "CALLS_PER_SECOND": 0,
-    }
+    settings.CRM_BRIDGE = testing.sandbox_settings(live_server.url)
     yield control
     control.clear_faults()
 
