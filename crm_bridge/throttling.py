@@ -106,14 +106,14 @@ class _FixedWindowThrottle(BaseThrottle):
         now = self.timer()
         window = int(now // period)
         key = f"crm_bridge:throttle:{self.rate_name}:{self.group}:{self.get_ident_key(request, view)}:{window}"
-        # add() only sets a missing key; incr() is then atomic on the shared backends. The key lives a little
-        # longer than its window so a slow request cannot recreate it from zero.
-        cache.add(key, 0, timeout=period + 5)
+        # incr() is atomic on the shared backends (Redis, Memcached); only the window's first request finds the
+        # key missing and creates it with add(), which only sets a missing key — if another request won that
+        # race, count on its key. (Incrementing first saves a round trip on every other request.) The key lives
+        # a little longer than its window so a slow request cannot recreate it from zero.
         try:
             count = cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.add(key, 1, timeout=period + 5)
-            count = 1
+        except ValueError:
+            count = 1 if cache.add(key, 1, timeout=period + 5) else cache.incr(key)
         if count <= num:
             self._wait = None
             return True
