@@ -126,6 +126,7 @@ function loader(script) {
     const inputs = {};
     const errs = {};
     let started = Date.now();
+    let busy = false;
     const status = h("p", { class: "st", role: "status", "aria-live": "polite" });
     const say = (text, cls) => {
       status.textContent = text || "";
@@ -158,8 +159,10 @@ function loader(script) {
       errs[name].textContent = text || "";
       inputs[name][text ? "setAttribute" : "removeAttribute"]("aria-invalid", "true");
     };
+    // aria-disabled, not disabled: disabling the focused button would drop keyboard focus to <body>.
+    const wait = (on) => go.setAttribute("aria-disabled", (busy = on));
     const finish = (o, status, body, id) => {
-      go.disabled = false;
+      wait(false);
       if (o == "ok") {
         el.reset();
         started = Date.now();
@@ -171,7 +174,7 @@ function loader(script) {
         el.reset();
         started = Date.now();
         say(t.offline, "q");
-        pending[id] = (...a) => finish(...a);
+        pending[id] = finish;
         emit(host, "queued", { kind, id, status });
         return;
       }
@@ -187,7 +190,7 @@ function loader(script) {
     };
     async function submit(ev) {
       ev.preventDefault();
-      if (go.disabled) return;
+      if (busy) return;
       const body = { key: o.key };
       let first;
       for (const n of names) {
@@ -207,7 +210,7 @@ function loader(script) {
       // Into the outbox before the request: a tab closed mid-request loses nothing (same key next time).
       const item = { id: newId(crypto), url: o.api + "widget/v1/" + kind + "s", body, k: kind, t: Date.now() };
       box.put(item);
-      go.disabled = true;
+      wait(true);
       say(t.sending);
       const [oc, status, answer] = await send(item);
       finish(oc, status, answer, item.id);
