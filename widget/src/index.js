@@ -34,7 +34,8 @@ function emit(target, name, detail) {
 // items are on the wire, so two loaders never mount one element, count one view twice, or send one item at once.
 const G = (window.CRMWidget ||= {
   w: [],
-  seen: new WeakSet(),
+  seen: new WeakSet(), // script tags and [data-crm-form] elements taken by a loader
+  views: new WeakSet(), // [data-crm-pkid] elements already counted
   busy: new Set(),
   /** Open the first floating panel; true if there is one. */
   open: () => G.w.some((w) => w.open()),
@@ -328,7 +329,7 @@ function loader(script) {
       const lang = pickLang(cfg.languages, [base.lang, ...navigator.languages]);
       if (cfg.forms.message && attr(script, "button") != "off") panel = fab(cfg, lang, base);
       doc.querySelectorAll("[data-crm-form]").forEach(mount);
-      const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !G.seen.has(e) && G.seen.add(e));
+      const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !G.views.has(e) && G.views.add(e));
       const ids = pkids(views.map((e) => attr(e, "pkid")));
       if (ids.length) hit(ids.join());
       emit(doc, "ready", { key: base.key, lang, features: cfg.features });
