@@ -8,6 +8,7 @@ The periodic :func:`sweep` is what makes a lost or never-published message harml
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import shared_task
@@ -84,15 +85,30 @@ def _install_schedule(sender: Any = None, **kwargs: Any) -> None:
         logger.info("crm_bridge: installed periodic tasks %s", ", ".join(sorted(missing)))
 
 
+#: After a failed publish, this process skips the broker for this many seconds: each publish to a dead broker
+#: costs up to the connection timeout, and intake's latency must not depend on the broker's health. Rows
+#: written meanwhile wait for the sweep (REENQUEUE_AFTER), which is what it is for.
+BROKER_PAUSE = 10.0
+_paused_until = 0.0
+
+
 def enqueue_delivery(submission_id: str) -> bool:
     """Hand a delivery to the broker without ever raising or hanging the caller.
 
     Intake calls this on commit. If the broker is down or slow the row is still safe in the database and
-    the sweep will deliver it; so a failure here is logged and reported as ``False``, nothing more.
+    the sweep will deliver it; so a failure here is logged and reported as ``False``, nothing more — and for
+    :data:`BROKER_PAUSE` seconds this process does not try again (returns ``False`` at once).
     """
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return False
     try:
         deliver.apply_async(args=[str(submission_id)], retry=False)
     except Exception:  # any broker failure: the row is the truth, the sweep picks it up
-        logger.warning("could not enqueue delivery of %s; the sweep will deliver it", submission_id, exc_info=True)
+        _paused_until = time.monotonic() + BROKER_PAUSE
+        logger.warning(
+            "could not enqueue delivery of %s; not trying the broker for %.0f s, the sweep will deliver it",
+            submission_id, BROKER_PAUSE, exc_info=True,
+        )  # fmt: skip
         return False
     return True
