@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_header_parameters
 from drf_spectacular.openapi import AutoSchema
@@ -196,6 +197,12 @@ class WidgetAPIView(APIView):
     feature: str | None = None
     #: Accepted ``Content-Type`` media types for POST.
     write_media_types: Sequence[str] = ("application/json",)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Field errors in the visitor's language: the widget sends Accept-Language for the language it shows
+        # (a CORS-safelisted header, so no extra preflight), one of settings.LANGUAGES; else the site default.
+        with translation.override(translation.get_language_from_request(request)):
+            return super().dispatch(request, *args, **kwargs)
 
     def get_throttles(self) -> list[IPRateThrottle]:
         return [IPRateThrottle(self.throttle_group)]
