@@ -1,11 +1,12 @@
 """The widget API (design.md §4). Include it wherever you like; the demo uses ``path("crm/", include(...))``.
 
-The paths have no trailing slash: they are a published contract and the widget calls them exactly.
+The paths have no trailing slash: they are a published contract and the widget calls them exactly. ``forms/…``
+are not part of that contract: they serve the HTML fallback that ``{% crm_widget %}`` renders.
 """
 
 from django.urls import path
 
-from . import api
+from . import api, views
 
 app_name = "crm_bridge"
 
@@ -20,4 +21,7 @@ urlpatterns = [
         name="widget-submission",
     ),
     path("widget/v1/schema", api.WidgetSchemaView.as_view(), name="widget-schema"),
+    # The no-JavaScript fallback of {% crm_widget %}: same-origin HTML forms, CSRF-protected (crm_bridge.views).
+    path("forms/thanks", views.thanks_view, name="fallback-thanks"),
+    path("forms/<str:kind>", views.form_view, name="fallback-form"),
 ]
