@@ -110,3 +110,16 @@ def test_field_errors_from_the_api_are_shown_next_to_the_field(api, site, host_s
     wait_event(page, "submitted")
     assert tel_error.inner_text() == "" and form.get_by_label("电话").get_attribute("aria-invalid") is None
     assert Submission.objects.get().payload["tel_e164"] == "+862155550000"
+
+
+def test_field_errors_come_in_the_language_the_form_is_shown_in(api, site, host_server, new_page):
+    page = new_page(locale="zh-CN")  # the browser says Chinese, the page asks for English
+    body = '<div id="lead" data-crm-form="lead" data-crm-lang="en"></div>'
+    page.goto(host_server.serve("/errors-en", page_html(api, site.public_key, body=body)))
+    form = page.locator("#lead form")
+    form.get_by_label("Name").fill("Li Si")
+    form.get_by_label("Phone").fill("12345")
+    form.get_by_label("Email").fill("not-an-email")
+    form.get_by_role("button", name="Send").click()
+    wait_event(page, "error")
+    assert form.locator("#crm-email-e").inner_text() == "Enter a valid email address."

@@ -64,7 +64,8 @@ export function expired(item, now) {
 }
 
 /** The outbox over `storage` (localStorage), falling back to memory when storage is unusable (disabled,
- * full, or a private mode that throws). Items: {id, url, body, k: kind, t: created ms, m: maybe delivered}. */
+ * full, or a private mode that throws). Items: {id, url, body, k: kind, l: language, t: created ms, m: maybe
+ * delivered}. */
 export function outbox(storage) {
   let mem = [];
   const read = () => {

@@ -83,7 +83,8 @@ function loader(script) {
     try {
       const r = await fetch(item.url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Idempotency-Key": item.id },
+        // Accept-Language: field errors come back in the language the form is shown in (CORS-safelisted).
+        headers: { "Content-Type": "application/json", "Idempotency-Key": item.id, "Accept-Language": item.l },
         body: JSON.stringify(item.body),
       });
       status = r.status;
@@ -209,7 +210,7 @@ function loader(script) {
       Object.assign(body, { page_url: pageUrl(location.href), fill_ms: Date.now() - started });
       if (trap.value) body[cfg.honeypot] = trap.value;
       // Into the outbox before the request: a tab closed mid-request loses nothing (same key next time).
-      const item = { id: newId(crypto), url: o.api + "widget/v1/" + kind + "s", body, k: kind, t: Date.now() };
+      const item = { id: newId(crypto), url: o.api + "widget/v1/" + kind + "s", body, k: kind, l: lang, t: Date.now() };
       box.put(item);
       wait(true);
       say(t.sending);
