@@ -143,6 +143,7 @@ def deliver(submission_id: Any) -> str:
     try:
         verdict = _run_flow(sub)
     except _RateLimited as limited:
+        circuit.release_probe()
         outbox.retry_later(sub, delay=_jitter(limited.wait), spend_attempt=False)
     except CRMAuthError as err:
         circuit.record_success()  # the CRM answered: it is up
@@ -156,6 +157,7 @@ def deliver(submission_id: Any) -> str:
         _retry_or_give_up(sub, str(err))
     except Exception as err:  # a bug of ours must not lose the row: keep it, with back-off, for a person to see
         logger.exception("unexpected error delivering %s", sub.pk)
+        circuit.release_probe()
         _retry_or_give_up(sub, f"{type(err).__name__}: {err}")
     else:
         circuit.record_success()

@@ -80,6 +80,14 @@ def record_success(now: datetime | None = None) -> None:
     )
 
 
+def release_probe(now: datetime | None = None) -> None:
+    """A probe ended without hearing from the CRM (rate-limited, or a bug of ours): let the next caller probe
+    now instead of waiting for the stale-probe timeout."""
+    Circuit.objects.filter(name=circuit_name(), state=Circuit.State.HALF_OPEN).update(
+        state=Circuit.State.OPEN, retry_at=now or timezone.now()
+    )
+
+
 def record_failure(error: str, now: datetime | None = None) -> bool:
     """Count one retryable failure; returns True when this opened (or re-opened) the circuit."""
     now = now or timezone.now()

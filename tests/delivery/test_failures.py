@@ -177,3 +177,20 @@ def test_rate_bucket_keeps_priority_headroom(db, settings):
     # A quarter second later one call's worth has refilled.
     assert circuit.take_token("high", now=t0 + timedelta(seconds=0.25)) == 0.0
     assert circuit.take_token("high", now=t0 + timedelta(seconds=0.25)) > 0
+
+
+def test_a_probe_that_never_reached_the_crm_frees_the_circuit_at_once(sandbox_crm, make_submission, settings):
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CIRCUIT_FAIL_MAX": 1, "CIRCUIT_RESET_TIMEOUT": 1.0}
+    sandbox_crm.inject_fault("down", count=1)
+    first, probe, after = (make_submission("message") for _ in range(3))
+    delivery.deliver(first.pk)
+    time.sleep(1.1)
+    # The probe is rate-limited before it calls: no answer either way, so the next caller may probe right away.
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CALLS_PER_SECOND": 0.01}
+    circuit.get_circuit()
+    Circuit.objects.update(tokens=0.0, tokens_at=timezone.now())
+    assert delivery.deliver(probe.pk) == S.QUEUED
+    assert circuit.get_circuit().state == Circuit.State.OPEN
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CALLS_PER_SECOND": 0}
+    assert delivery.deliver(after.pk) == S.DELIVERED
+    assert circuit.get_circuit().state == Circuit.State.CLOSED
