@@ -40,6 +40,13 @@ def assert_no_secret(body: bytes | str, *secrets: str) -> None:
             assert variant not in text, f"a spelling of a secret appears in the page: {variant!r}"
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):
+    # The demo site speaks zh-hans; these tests assert on the English texts (tests/test_translations.py checks
+    # the Chinese ones).
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def site(db) -> Site:
     return Site.objects.create(

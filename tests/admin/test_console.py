@@ -246,7 +246,7 @@ def test_bad_values_never_reach_the_crm(admin_client, crm):
     response = post(admin_client, "Customer/NameIsRepeat", {"sName": "", "id": str(INT32_MAX + 1)})
     errors = response.context["form"].errors
     assert set(errors) == {"sName", "id"}
-    assert errors["id"] == [f"确保该值小于或等于{INT32_MAX}。"]
+    assert errors["id"] == [f"Ensure this value is less than or equal to {INT32_MAX}."]
     response = post(admin_client, "Customer/Save", {"json": "[1, 2]", "console_confirm": "on"})
     assert response.context["form"].errors["json"] == ['Must be a JSON object, e.g. {"sName": "…"}.']
     assert session.forms == []

@@ -134,7 +134,7 @@ def test_replacing_the_key_through_the_form(admin_client, site):
     assert site.site_key == "sk-rotated-2"
     # The history names the field, never a value.
     entry = LogEntry.objects.get(object_id=str(site.pk))
-    assert entry.get_change_message() == "已修改CRM siteKey。"
+    assert entry.get_change_message() == "Changed CRM siteKey."
     history = admin_client.get(reverse("admin:crm_bridge_site_history", args=[site.pk]))
     assert history.status_code == 200
     assert "CRM siteKey" in history.content.decode()
@@ -147,7 +147,7 @@ def test_leaving_the_key_blank_keeps_it(admin_client, site):
     assert response.status_code == 302
     site.refresh_from_db()
     assert (site.name, site.site_key) == ("Acme renamed", SITE_KEY)
-    assert LogEntry.objects.get(object_id=str(site.pk)).get_change_message() == "已修改Name。"
+    assert LogEntry.objects.get(object_id=str(site.pk)).get_change_message() == "Changed Name."
 
 
 def test_a_rejected_form_does_not_echo_a_typed_key(admin_client, site):
