@@ -48,7 +48,14 @@ def test_keyboard_only(api, site, host_server, new_page):
     assert page.evaluate(ACTIVE) == "open"
     assert page.locator("crm-widget button.open").get_attribute("aria-expanded") == "false"
 
-    page.keyboard.press("Enter")  # opens again; the close button (×) closes by keyboard too
+    page.keyboard.press("Enter")  # opens again; Tab past the form to the button: Esc there closes it too
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE) == "open"
+    page.keyboard.press("Escape")
+    assert page.locator("crm-widget [role=dialog]").is_hidden() and page.evaluate(ACTIVE) == "open"
+
+    page.keyboard.press("Enter")  # and the close button (×) closes by keyboard
     assert page.evaluate(ACTIVE) == "content"
     page.keyboard.press("Shift+Tab")
     assert page.evaluate(ACTIVE) == "x"

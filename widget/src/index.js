@@ -252,7 +252,6 @@ function loader(script) {
             id: "crm-panel",
             role: "dialog",
             "aria-labelledby": "crm-title",
-            onkeydown: (e) => e.key == "Escape" && (e.stopPropagation(), close()),
           },
           h(
             "div",
@@ -271,7 +270,9 @@ function loader(script) {
       return true;
     };
     button.addEventListener("click", () => (box2 && !box2.hidden ? close() : open()));
-    root.append(h("div", { class: "w fab", lang }, button));
+    // Esc anywhere in the widget (a field, the × or the button itself) closes the open panel.
+    const esc = (e) => e.key == "Escape" && box2 && !box2.hidden && (e.stopPropagation(), close());
+    root.append(h("div", { class: "w fab", lang, onkeydown: esc }, button));
     doc.body.append(host);
     return open;
   }
