@@ -9,13 +9,14 @@ import pytest
 from crm_bridge import delivery
 from crm_bridge.models import IdempotencyRecord, Submission
 from crm_bridge.sandbox import control
+from crm_bridge.serializers import DEFAULT_TEXTS
 
 from .conftest import events, outbox, page_html, shot, wait_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 MESSAGE_DIV = '<div id="msg" data-crm-form="message"></div>'
-QUEUED_TEXT = "网络不可用，恢复后将自动提交。"
+QUEUED_TEXT = DEFAULT_TEXTS["zh-CN"]["offline"]  # "saved, will be sent": the text the config serves
 
 
 def fill_and_send(page, text: str):
