@@ -29,6 +29,10 @@ class Command(BaseCommand):
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
+                if self.path == "/favicon.ico":  # browsers ask; a 404 would be noise in the console
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 if self.path.split("?")[0] not in ("/", "/index.html"):
                     self.send_error(404)
                     return
