@@ -293,7 +293,9 @@ function loader(script) {
     root.append(h("slot"));
     config(o).then((cfg) => {
       if (!cfg.forms[kind]) return;
-      const lang = pickLang(cfg.languages, [o.lang, ...navigator.languages]);
+      // The host page's own language (nearest lang attribute) before the browser's: a Chinese page gets a
+      // Chinese form even in an English browser.
+      const lang = pickLang(cfg.languages, [o.lang, el.closest("[lang]")?.lang, ...navigator.languages]);
       const t = cfg.texts[lang] || {};
       root.replaceChildren();
       styled(root);
@@ -328,7 +330,7 @@ function loader(script) {
   flush();
   config(base).then(
     (cfg) => {
-      const lang = pickLang(cfg.languages, [base.lang, ...navigator.languages]);
+      const lang = pickLang(cfg.languages, [base.lang, doc.documentElement.lang, ...navigator.languages]);
       if (cfg.forms.message && attr(script, "button") != "off") panel = fab(cfg, lang, base);
       doc.querySelectorAll("[data-crm-form]").forEach(mount);
       const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !G.views.has(e) && G.views.add(e));
