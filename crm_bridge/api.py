@@ -313,9 +313,7 @@ class _SubmissionView(WidgetAPIView):
             self.kind,
             serializer.payload(),
             spam_reason=self.spam_reason(request, site, serializer.validated_data),
-            client=intake.Client(
-                origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", "")
-            ),
+            client=intake.Client.from_request(request),
             idempotency=idem,
         )
         return self.answer(answer)

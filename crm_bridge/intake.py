@@ -78,6 +78,10 @@ class Client:
     origin: str = ""
     user_agent: str = ""
 
+    @classmethod
+    def from_request(cls, request: Any) -> Client:
+        return cls(origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", ""))
+
 
 def fingerprint(data: Any) -> str:
     """SHA-256 of the request body as canonical JSON (sorted keys, no whitespace).

@@ -184,9 +184,7 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
         view.kind,
         serializer.payload(),
         spam_reason=view.spam_reason(request, site, serializer.validated_data),
-        client=intake.Client(
-            origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", "")
-        ),
+        client=intake.Client.from_request(request),
         idempotency=idem,
     )
     return _thanks(page_url, request)
