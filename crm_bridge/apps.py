@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CRMBridgeConfig(AppConfig):
     name = "crm_bridge"
-    verbose_name = "CRM bridge"
+    verbose_name = _("CRM bridge")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -76,8 +76,8 @@ class Site(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     paused_at = models.DateTimeField(_("deliveries paused at"), null=True, blank=True)
     paused_reason = models.TextField(_("why paused"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("site")
@@ -119,34 +119,41 @@ class Submission(models.Model):
 
     FINAL = (Status.DELIVERED, Status.DUPLICATE, Status.FAILED, Status.CANCELLED)
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="submissions")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    payload = models.JSONField(help_text=_("The visitor's fields, validated and normalised."))
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    attempts = models.PositiveIntegerField(default=0, help_text=_("Delivery attempts spent."))
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="submissions")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    payload = models.JSONField(_("payload"), help_text=_("The visitor's fields, validated and normalised."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0, help_text=_("Delivery attempts spent."))
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
     enqueued_at = models.DateTimeField(
-        default=timezone.now, help_text=_("Last hand-off to the broker; the sweep re-sends stale ones.")
+        _("handed to the broker"),
+        default=timezone.now,
+        help_text=_("Last hand-off to the broker; the sweep re-sends stale ones."),
     )
-    last_error = models.TextField(blank=True)
-    crm_reply = models.JSONField(null=True, blank=True, help_text=_("The CRM's last answer."))
+    last_error = models.TextField(_("last error"), blank=True)
+    crm_reply = models.JSONField(_("CRM reply"), null=True, blank=True, help_text=_("The CRM's last answer."))
     ambiguous_sends = models.PositiveIntegerField(
-        default=0, help_text=_("Sends whose outcome we never heard (timeout after sending): possible duplicates.")
+        _("ambiguous sends"),
+        default=0,
+        help_text=_("Sends whose outcome we never heard (timeout after sending): possible duplicates."),
     )
-    save_attempted = models.BooleanField(default=False, help_text=_("A lead's Customer/Save was sent at least once."))
+    save_attempted = models.BooleanField(
+        _("save attempted"), default=False, help_text=_("A lead's Customer/Save was sent at least once.")
+    )
     write_in_flight = models.BooleanField(
+        _("write in flight"),
         default=False,
         help_text=_("A non-idempotent CRM write is under way; still set when a worker died mid-send."),
     )
-    spam_reason = models.CharField(max_length=100, blank=True)
-    page_url = models.URLField(max_length=2000, blank=True)
-    origin = models.CharField(max_length=200, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    spam_reason = models.CharField(_("spam reason"), max_length=100, blank=True)
+    page_url = models.URLField(_("page URL"), max_length=2000, blank=True)
+    origin = models.CharField(_("origin"), max_length=200, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("submission")
@@ -182,16 +189,18 @@ class DeliveryAttempt(models.Model):
         AMBIGUOUS = "ambiguous", _("no answer after sending")
         SKIPPED = "skipped", _("not called")
 
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attempt_log", null=True)
-    attempt = models.PositiveIntegerField(default=0, help_text=_("The submission's attempt number."))
-    endpoint = models.CharField(max_length=60)
-    started_at = models.DateTimeField(default=timezone.now)
-    duration_ms = models.PositiveIntegerField(default=0)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    error_code = models.IntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    reply = models.JSONField(null=True, blank=True)
+    submission = models.ForeignKey(
+        Submission, verbose_name=_("submission"), on_delete=models.CASCADE, related_name="attempt_log", null=True
+    )
+    attempt = models.PositiveIntegerField(_("attempt"), default=0, help_text=_("The submission's attempt number."))
+    endpoint = models.CharField(_("endpoint"), max_length=60)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    reply = models.JSONField(_("CRM reply"), null=True, blank=True)
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -209,10 +218,12 @@ class LeadIdentity(models.Model):
     calls: the second finds the first's row and waits for, or defers to, its outcome.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE)
-    field = models.CharField(max_length=10)  # "name" | "tel"
-    value = models.CharField(max_length=200)
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="identities")
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE)
+    field = models.CharField(_("field"), max_length=10)  # "name" | "tel"
+    value = models.CharField(_("value"), max_length=200)
+    submission = models.ForeignKey(
+        Submission, verbose_name=_("submission"), on_delete=models.CASCADE, related_name="identities"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "field", "value"], name="crm_bridge_lead_identity")]
@@ -224,13 +235,13 @@ class LeadIdentity(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer given to a write with an ``Idempotency-Key``; a repeat gets it again (Stripe's model)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE)
-    key = models.CharField(max_length=255)
-    endpoint = models.CharField(max_length=20)
-    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of the request body."))
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE)
+    key = models.CharField(_("key"), max_length=255)
+    endpoint = models.CharField(_("endpoint"), max_length=20)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, help_text=_("SHA-256 of the request body."))
+    status_code = models.PositiveSmallIntegerField(_("status code"))
+    body = models.JSONField(_("body"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "key"], name="crm_bridge_idempotency_key")]
@@ -246,13 +257,15 @@ class HitCounter(models.Model):
     so a failed flush keeps its count for the next one.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="hit_counters")
-    pkid = models.IntegerField()
-    pending = models.BigIntegerField(default=0)
-    sent = models.BigIntegerField(default=0)
-    flushing_until = models.DateTimeField(null=True, blank=True, help_text=_("Lease of the flush sending it."))
-    last_flushed_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="hit_counters")
+    pkid = models.IntegerField(_("pkid"))
+    pending = models.BigIntegerField(_("pending"), default=0)
+    sent = models.BigIntegerField(_("sent"), default=0)
+    flushing_until = models.DateTimeField(
+        _("flushing until"), null=True, blank=True, help_text=_("Lease of the flush sending it.")
+    )
+    last_flushed_at = models.DateTimeField(_("last flushed"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "pkid"], name="crm_bridge_hit_counter")]
@@ -273,16 +286,18 @@ class Circuit(models.Model):
         OPEN = "open", _("open (not calling)")
         HALF_OPEN = "half_open", _("half-open (probing)")
 
-    name = models.CharField(max_length=200, unique=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
-    failures = models.PositiveIntegerField(default=0, help_text=_("Consecutive retryable failures."))
-    opened_at = models.DateTimeField(null=True, blank=True)
-    retry_at = models.DateTimeField(null=True, blank=True, help_text=_("When an open circuit lets a probe through."))
-    last_error = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    tokens = models.FloatField(default=0.0, help_text=_("Call-rate bucket: calls that may start now."))
-    tokens_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.CLOSED)
+    failures = models.PositiveIntegerField(_("failures"), default=0, help_text=_("Consecutive retryable failures."))
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    retry_at = models.DateTimeField(
+        _("retry at"), null=True, blank=True, help_text=_("When an open circuit lets a probe through.")
+    )
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    tokens = models.FloatField(_("tokens"), default=0.0, help_text=_("Call-rate bucket: calls that may start now."))
+    tokens_at = models.DateTimeField(_("tokens at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("CRM circuit")
