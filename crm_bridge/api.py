@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_header_parameters
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -213,6 +214,8 @@ class WidgetAPIView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # content negotiation, then the per-IP throttle
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            raise exceptions.MethodNotAllowed(request.method)  # 405 + Allow before any body checks below
         if request.method == "POST":
             media_type, _ = parse_header_parameters(request.content_type or "")
             if media_type.lower() not in self.write_media_types:
@@ -425,11 +428,16 @@ class ConfigView(WidgetAPIView):
 class SubmissionStatusView(WidgetAPIView):
     """``GET widget/v1/submissions/<id>?key=K``."""
 
-    def get(self, request: Request, submission_id: Any) -> Response:
+    def get(self, request: Request, submission_id: str) -> Response:
         site = self.get_site(request.query_params.get("key"))
         self.check_origin(request, site)
+        # The route takes any string so that a malformed id gets this API's JSON 404, not Django's HTML page.
+        try:
+            submission_uuid = uuid.UUID(submission_id)
+        except ValueError:
+            raise exceptions.NotFound() from None
         # Scoped to the key's site: another site's id is answered exactly like one that does not exist.
-        sub = Submission.objects.filter(site=site, pk=submission_id).only("id", "status").first()
+        sub = Submission.objects.filter(site=site, pk=submission_uuid).only("id", "status").first()
         if sub is None:
             raise exceptions.NotFound()
         return Response({"id": str(sub.id), "status": sub.public_status})
@@ -448,12 +456,13 @@ class WidgetSchemaView(SpectacularAPIView):
 
     authentication_classes: Sequence[type] = ()
     permission_classes = (AllowAny,)
-    renderer_classes = (OpenApiJsonRenderer, OpenApiYamlRenderer)
+    renderer_classes = (OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer)
     custom_settings = {
         "TITLE": "crm_bridge widget API",
         "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (design.md §4).",
         "VERSION": "1",
         "PREPROCESSING_HOOKS": ["crm_bridge.api.widget_endpoints_only"],
+        "ENFORCE_NON_BLANK_FIELDS": True,  # required text is minLength 1, as the serializers enforce
     }
 
     def get_throttles(self) -> list[IPRateThrottle]:

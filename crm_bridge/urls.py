@@ -16,7 +16,7 @@ urlpatterns = [
     path("widget/v1/leads", api.LeadsView.as_view(), name="widget-leads"),
     path("widget/v1/hits", api.HitsView.as_view(), name="widget-hits"),
     path(
-        "widget/v1/submissions/<uuid:submission_id>",
+        "widget/v1/submissions/<str:submission_id>",
         api.SubmissionStatusView.as_view(),
         name="widget-submission",
     ),

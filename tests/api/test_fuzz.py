@@ -18,7 +18,6 @@ at the bottom of this file.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +29,6 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.db.models import Sum
-from django.urls.converters import UUIDConverter
 from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -212,26 +210,10 @@ CHECKS: list[Any] = [
 ]
 
 
-def routed_uuid(value: Any) -> bool:
-    """Whether Django's ``<uuid:…>`` converter takes ``value`` (lowercase, dashed), i.e. the view sees it."""
-    return re.fullmatch(UUIDConverter.regex, str(value)) is not None
-
-
-def known_bug_exclusions(case: schemathesis.Case) -> list[Any]:
-    """Checks to skip for a case that hits a bug pinned by an xfail test below (remove when it is fixed)."""
-    submission_id = (case.path_parameters or {}).get("submission_id")
-    if submission_id is not None and not routed_uuid(submission_id):
-        # test_submission_status_malformed_id_answers_json: Django's HTML 404, not the documented JSON one.
-        return [content_type_conformance, response_schema_conformance]
-    return []
-
-
 def call_and_check(case: schemathesis.Case) -> schemathesis.Response:
     before = counts()
     response = case.call()
-    excluded = known_bug_exclusions(case)
-    checks = [check for check in CHECKS if check not in excluded]
-    case.validate_response(response, checks=[*checks, database_matches_answer(before)])
+    case.validate_response(response, checks=[*CHECKS, database_matches_answer(before)])
     return response
 
 
@@ -290,11 +272,6 @@ def test_checks_catch_a_leak_and_a_lost_row(api_schema, site, monkeypatch):
 # --- findings, pinned (xfail strict: each turns into a failure once fixed, so its workaround above goes too) ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="urls.py routes widget/v1/submissions/<uuid:…>: an id that is not a UUID never reaches the view and "
-    "gets Django's HTML 404 page, not the documented application/json {detail} (api.py: answers are always JSON)",
-)
 def test_submission_status_malformed_id_answers_json(client, site):
     r = client.get(BASE + "submissions/not-a-uuid", {"key": site.public_key}, HTTP_ORIGIN=ORIGIN)
     assert r.status_code == 404
@@ -302,11 +279,6 @@ def test_submission_status_malformed_id_answers_json(client, site):
     assert "detail" in r.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WidgetAPIView.initial (api.py) refuses any POST without a JSON Content-Type with 415 before DRF looks "
-    "for a post handler, so POST to a GET-only endpoint answers 415 instead of 405 + Allow",
-)
 @pytest.mark.parametrize("path", ["config", f"submissions/{uuid.UUID(int=1)}"])
 def test_post_to_read_endpoint_is_method_not_allowed(client, site, path):
     r = client.post(BASE + path + f"?key={site.public_key}", HTTP_ORIGIN=ORIGIN)
@@ -316,9 +288,9 @@ def test_post_to_read_endpoint_is_method_not_allowed(client, site, path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="The schema admits requests the API refuses with 400: required text without minLength 1 (drf-spectacular "
-    "ENFORCE_NON_BLANK_FIELDS is off), Idempotency-Key without its 1-255 printable-ASCII bounds (_IDEMPOTENCY_PARAM), "
-    "hits without minItems/maxItems (HitsSerializer.hits min_length/max_length are not emitted)",
+    reason="The schema still admits requests the API refuses with 400: Idempotency-Key without its 1-255 "
+    "printable-ASCII bounds (_IDEMPOTENCY_PARAM), hits without minItems/maxItems (HitsSerializer.hits "
+    "min_length/max_length are not emitted by drf-spectacular). Required text is minLength 1 now.",
 )
 def test_schema_documents_what_the_api_refuses(client):
     raw = served_schema(client)
@@ -336,11 +308,6 @@ def test_schema_documents_what_the_api_refuses(client):
     assert not gaps, gaps
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WidgetSchemaView.renderer_classes (api.py) leaves out drf-spectacular's application/json renderer, so "
-    "asking for the schema as JSON with Accept: application/json gets 406",
-)
 def test_schema_served_for_accept_application_json(client):
     r = client.get(BASE + "schema", HTTP_ACCEPT="application/json")
     assert r.status_code == 200, r.status_code
