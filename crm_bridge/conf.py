@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     # A queued row handed to the broker this long ago without being claimed is handed over again: its message
     # was lost (broker restart, worker killed with it prefetched) or never published (broker down at intake).
     "REENQUEUE_AFTER": 120.0,
+    # After a write whose outcome we never heard (a timeout after sending), the least wait before retrying it:
+    # the CRM may still be processing it (IIS runs a request up to 110 s by default).
+    "AMBIGUOUS_SETTLE": 120.0,
     # How long a lead waits before looking again when another lead with its name or phone is in flight.
     "LEAD_WAIT": 5.0,
     # How often page-view counters are flushed to the CRM (seconds).

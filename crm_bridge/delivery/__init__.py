@@ -31,6 +31,7 @@ from ..crm.errors import (
     CRMConnectionError,
     CRMError,
     CRMRejected,
+    CRMServerError,
     CRMTimeout,
     CRMUnavailable,
 )
@@ -60,12 +61,15 @@ class _RateLimited(Exception):
 def maybe_sent(error: CRMError) -> bool:
     """Could the CRM have acted on a request that failed this way?
 
-    Never for a refused connection or an error status (503, an error envelope): the CRM said it did not.
-    Possibly for a read timeout or a connection that broke after the request went out (``error.sent`` is
-    True or unknown), and for an HTTP 200 whose body we could not read (it answered; we lost the answer)."""
-    if isinstance(error, CRMTimeout | CRMConnectionError):
-        return error.sent is not False
-    return isinstance(error, CRMBadReply) and error.http_status == 200
+    Not when nothing went out (``error.sent is False``: refused connection, connect timeout), nor for a 503 or
+    an error the CRM numbered (an ``error_code`` envelope): it said it did not. Possibly for anything else that
+    came after sending — a read timeout, a connection broken mid-reply, an unreadable body, a bare 5xx page
+    (ASP.NET can crash after the handler committed)."""
+    if error.sent is False:
+        return False
+    if isinstance(error, CRMTimeout | CRMConnectionError | CRMBadReply):
+        return True
+    return isinstance(error, CRMServerError) and error.http_status != 503 and error.error_code is None
 
 
 def _record(sub: Submission | None, endpoint: str, started: datetime, seconds: float, outcome: str, **fields) -> None:
@@ -119,8 +123,8 @@ def make_call(sub: Submission | None, *, site_key: str | None = None, priority: 
                 http_status=err.http_status, error_code=err.error_code, error=str(err), reply=err.as_dict(),
             )  # fmt: skip
             raise
-        if tracked:
-            Submission.objects.filter(pk=sub.pk).update(write_in_flight=False)
+        # On success write_in_flight stays set until the row's outcome is recorded (outbox._transition clears it):
+        # a worker dying in between leaves the trace, and lease recovery counts the possible duplicate.
         _record(
             sub, path, started, reply.elapsed, Outcome.OK, http_status=reply.http_status, reply={"value": reply.value}
         )
@@ -154,7 +158,10 @@ def deliver(submission_id: Any) -> str:
         outbox.finish(sub, S.FAILED, reply=err.as_dict(), error=str(err))
     except CRMUnavailable as err:
         circuit.record_failure(str(err))
-        _retry_or_give_up(sub, str(err))
+        # The CRM may still be working on a write we gave up on: a retry must not overtake it (a lead's repeat
+        # checks would not see the customer yet, and Save would run twice).
+        settle = bridge_settings.AMBIGUOUS_SETTLE if err.endpoint in NON_IDEMPOTENT and maybe_sent(err) else 0.0
+        _retry_or_give_up(sub, str(err), at_least=settle)
     except Exception as err:  # a bug of ours must not lose the row: keep it, with back-off, for a person to see
         logger.exception("unexpected error delivering %s", sub.pk)
         circuit.release_probe()
@@ -188,12 +195,12 @@ def _run_flow(sub: Submission) -> Verdict:
     return verdict
 
 
-def _retry_or_give_up(sub: Submission, error: str) -> None:
+def _retry_or_give_up(sub: Submission, error: str, *, at_least: float = 0.0) -> None:
     now = timezone.now()
     if outbox.out_of_attempts(sub, now):
         outbox.finish(sub, S.FAILED, error=f"gave up after {sub.attempts} attempts: {error}", now=now)
     else:
-        outbox.retry_later(sub, delay=retry_delay(sub.attempts), error=error, now=now)
+        outbox.retry_later(sub, delay=max(at_least, retry_delay(sub.attempts)), error=error, now=now)
 
 
 def _pause_site(site: Site, err: CRMError) -> None:
@@ -218,7 +225,7 @@ def sweep(*, enqueue: Callable[[str], bool]) -> int:
     state = circuit.get_circuit()
     if state.state == Circuit.State.CLOSED:
         limit = None
-    elif state.state == Circuit.State.OPEN and state.retry_at and state.retry_at <= timezone.now():
+    elif state.retry_at and state.retry_at <= timezone.now():  # open and due, or a half-open probe gone stale
         limit = 1
     else:
         limit = 0

@@ -96,8 +96,8 @@ def reserve_identities(sub: Submission, customer: dict[str, str]) -> Verdict | N
 
     Returns None when the lead may go on to ask the CRM; ``duplicate`` when an earlier lead of this site with
     the same name or phone was already delivered (seen it: no CRM call needed); ``wait`` when one is still in
-    flight. A failed, cancelled or spam owner is taken over. Keys are taken in sorted order in one
-    transaction, so two leads can never hold one key each and wait on each other forever.
+    flight. Any other owner (failed, cancelled, spam, or itself a duplicate) is taken over. Keys are taken in
+    sorted order in one transaction, so two leads can never hold one key each and wait on each other forever.
     """
     wanted = sorted(
         {(f, identity_key(f, customer[k])) for f, k in (("name", "sName"), ("tel", "tel")) if customer.get(k)}
@@ -117,11 +117,13 @@ def reserve_identities(sub: Submission, customer: dict[str, str]) -> Verdict | N
                 owner = row.submission
                 if owner.pk == sub.pk:
                     continue
-                if owner.status in (S.DELIVERED, S.DUPLICATE):
+                if owner.status == S.DELIVERED:  # the CRM has that customer, with this name or phone
                     raise _Seen(field, owner)
                 if owner.status in (S.QUEUED, S.SENDING):
                     raise _Busy(field, owner)
-                row.submission = sub  # the earlier lead never reached the CRM: this one takes its place
+                # The earlier lead never created a customer (failed, cancelled, spam — or a duplicate, which may
+                # have repeated only its *other* key): this one takes its place and asks the CRM itself.
+                row.submission = sub
                 row.save(update_fields=["submission"])
     except _Seen as seen:
         return Verdict("duplicate", f"same {seen.field} as lead {seen.owner.pk}, already {seen.owner.status}")

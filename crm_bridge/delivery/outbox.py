@@ -61,7 +61,7 @@ def claim(submission_id: Any, now: datetime | None = None) -> Submission | None:
 def _transition(sub: Submission, to: str, *, fields: dict[str, Any], now: datetime) -> bool:
     """Move a row we hold (status sending) to ``to``; False if we no longer hold it (lease lost)."""
     changed = Submission.objects.filter(pk=sub.pk, status=S.SENDING).update(
-        status=to, lease_expires_at=None, updated_at=now, **fields
+        status=to, lease_expires_at=None, updated_at=now, write_in_flight=False, **fields
     )
     if changed != 1:
         logger.warning("lost the lease on %s before finishing it; another worker took over", sub.pk)

@@ -11,13 +11,13 @@ amount, so retry back-off, lead waits, leases, re-enqueue staleness and the circ
 exactly when a step says so. Delays are therefore realistic (a minute, not milliseconds) and nothing becomes
 due by the wall clock while an example runs, which keeps ``derandomize=True`` runs reproducible.
 
-Known bugs (each pinned by a strict-xfail regression test at the end of this file) are tolerated by the machine
-only in their exact shape, so that it keeps exploring everything else:
+Bugs it found, each fixed and pinned by a regression test at the end of this file; the machine still recognises
+their exact shapes and the test fails if one occurs again:
 
 * B1 ``test_html_500_after_the_board_stored_the_message_is_an_unreported_duplicate``
 * B2 ``test_worker_killed_after_the_board_answered_leaves_an_unreported_duplicate``
 * B3 ``test_stale_half_open_probe_stops_the_sweep_for_good``
-* B4 ``test_retry_while_the_crm_still_processes_a_save_creates_the_lead_twice`` (out of the machine's reach: it
+* B4 ``test_retry_waits_while_the_crm_may_still_process_a_save`` (out of the machine's reach: it
   lets the CRM finish every request a ``hang`` fault holds before the next step)
 * B5 ``test_lead_sharing_the_phone_of_a_name_duplicate_is_never_created``
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -471,10 +470,11 @@ def test_delivery_state_machine(live_server, settings, site, monkeypatch):
     DeliveryMachine.site = site
     DeliveryMachine.bugs_seen.clear()
     run_state_machine_as_test(DeliveryMachine, settings=MACHINE_SETTINGS)
-    print("known bugs the machine ran into:", sorted(DeliveryMachine.bugs_seen))  # shown with pytest -s
+    # B1-B5 are fixed: the shapes the machine used to tolerate must not occur any more.
+    assert DeliveryMachine.bugs_seen == set(), sorted(DeliveryMachine.bugs_seen)
 
 
-# --- regression tests for the bugs the machine found (strict xfail: they pass once the bug is fixed) -------
+# --- regression tests for the bugs the machine found (all fixed) -------------------------------------------
 
 
 def _due(sub: Submission) -> None:
@@ -485,12 +485,6 @@ def _posts(sub: Submission) -> int:
     return sum(m["content"] == sub.payload["content"] for m in control.messages())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B1: an HTTP 500 HTML page (ASP.NET crashed after the handler committed) is not counted as a possible "
-    "send: delivery.maybe_sent only treats HTTP 200 bad replies as ambiguous, so the retry's duplicate post is "
-    "unreported (ambiguous_sends stays 0)",
-)
 def test_html_500_after_the_board_stored_the_message_is_an_unreported_duplicate(sandbox_crm, make_submission):
     sandbox_crm.inject_fault("html", phase="after", count=1, endpoint=BOARD)
     sub = make_submission("message")
@@ -502,12 +496,6 @@ def test_html_500_after_the_board_stored_the_message_is_an_unreported_duplicate(
     assert sub.ambiguous_sends >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B2: make_call clears write_in_flight as soon as the board answers, before the row's outcome is "
-    "committed; a worker that dies in between (or any exception there) leaves a row that lease recovery re-queues "
-    "as a clean retry, so the message is posted twice with ambiguous_sends 0",
-)
 def test_worker_killed_after_the_board_answered_leaves_an_unreported_duplicate(sandbox_crm, make_submission):
     sub = make_submission("message")
     real_make_call = delivery.make_call
@@ -533,12 +521,6 @@ def test_worker_killed_after_the_board_answered_leaves_an_unreported_duplicate(s
     assert sub.ambiguous_sends >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B3: a probe whose worker died leaves the circuit half_open; circuit.allow_call frees a stale probe "
-    "after LEASE_SECONDS, but delivery.sweep hands rows over only when the circuit is closed or open (limit 0 "
-    "for half_open), so nothing is ever enqueued again until a new submission arrives",
-)
 def test_stale_half_open_probe_stops_the_sweep_for_good(sandbox_crm, make_submission, settings):
     settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CIRCUIT_FAIL_MAX": 1}
     sandbox_crm.inject_fault("down", count=1)
@@ -561,37 +543,26 @@ def test_stale_half_open_probe_stops_the_sweep_for_good(sandbox_crm, make_submis
     assert handed == [str(sub.pk)]  # someone must probe again; the sweep hands nothing over while half_open
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B4: a lead whose Customer/Save timed out is retried (NameIsRepeat/TelIsRepeat, then Save) as soon as "
-    "its back-off ends, which nothing ties to how long the CRM may still be processing the first Save (IIS runs a "
-    "request up to 110 s; the first retry comes after RETRY_BASE_DELAY/2 = 15 s by default): both Saves land",
-)
-def test_retry_while_the_crm_still_processes_a_save_creates_the_lead_twice(sandbox_crm, make_submission, settings):
-    # Real time here: the retry (0.5 s timeout + 0.2-0.4 s back-off) comes while the CRM still holds the first Save.
-    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "READ_TIMEOUT": READ_TIMEOUT, "RETRY_BASE_DELAY": 0.4}
+def test_retry_waits_while_the_crm_may_still_process_a_save(sandbox_crm, make_submission, settings):
+    """B4: a Save we timed out on may still be running at the CRM; the retry waits AMBIGUOUS_SETTLE, and once the
+    CRM has finished, the retry finds the customer and confirms it instead of saving it twice."""
+    settings.CRM_BRIDGE = {
+        **settings.CRM_BRIDGE, "READ_TIMEOUT": READ_TIMEOUT, "RETRY_BASE_DELAY": 0.4, "AMBIGUOUS_SETTLE": 120.0,
+    }  # fmt: skip
     sandbox_crm.inject_fault("hang", phase="before", delay=3.0, count=1, endpoint="Customer/Save")
     sub = make_submission("lead", payload={"name": "王五", "company": "", "tel": "13700000009"})
-    deadline = time.monotonic() + 2.0  # the CRM finishes the first Save 3 s after receiving it
-    while time.monotonic() < deadline:
-        testing.deliver_due()
-        time.sleep(0.05)
+    assert delivery.deliver(sub.pk) == S.QUEUED
+    sub.refresh_from_db()
+    assert (sub.next_attempt_at - timezone.now()).total_seconds() > 110  # not before the CRM can have finished
+    assert testing.deliver_due() == {}  # nothing due meanwhile
     wait_for(lambda: RequestLog.objects.filter(fault_kind=Fault.Kind.HANG).exists())  # the first Save is done
-    for _ in range(5):
-        _due(sub)
-        testing.deliver_due()
+    _due(sub)
+    testing.deliver_due()
     sub.refresh_from_db()
     assert sub.status == S.DELIVERED
     assert sum(c["sName"] == "王五" for c in sandbox_crm.customers()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B5: reserve_identities answers 'seen it' for every key of an owner that is a duplicate, but a lead is "
-    "a duplicate when only one of its name/phone repeats in the CRM: a new lead sharing the other key is marked "
-    "duplicate without asking the CRM, and its customer is never created (flows.py: owner.status in (DELIVERED, "
-    "DUPLICATE) → _Seen)",
-)
 def test_lead_sharing_the_phone_of_a_name_duplicate_is_never_created(sandbox_crm, make_submission):
     # 张伟 is a seed customer (mobile 15000001111); this visitor of that name has another phone.
     first = make_submission("lead", payload={"name": "张伟", "company": "", "tel": "13700000001"})
