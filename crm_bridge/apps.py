@@ -12,10 +12,11 @@ class CRMBridgeConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         # Registers the system checks and connects the beat-schedule installer (a Celery signal).
-        from . import checks, cors, tasks  # noqa: F401
+        from . import checks, tasks  # noqa: F401
+        from .intake import cors
         from .models import Site
 
-        # CORS for the widget API is granted per Site allow-list (crm_bridge.cors), never by a static list.
+        # CORS for the widget API is granted per Site allow-list (crm_bridge.intake.cors), never by a static list.
         check_request_enabled.connect(cors.cors_allow_widget, dispatch_uid="crm_bridge.cors")
         post_save.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.save")
         post_delete.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.delete")

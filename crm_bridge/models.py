@@ -12,6 +12,7 @@ import secrets
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -94,11 +95,33 @@ class Site(models.Model):
         return bool({**default_features(), **(self.features or {})}.get(name))
 
     def origin_allowed(self, origin: str | None) -> bool:
-        """True when ``origin`` (scheme://host[:port]) is on this site's allow-list, compared case-insensitively."""
-        if not origin:
-            return False
-        wanted = origin.rstrip("/").lower()
-        return any(str(o).rstrip("/").lower() == wanted for o in self.allowed_origins or ())
+        """True when ``origin`` (an ``Origin`` header) is on this site's allow-list; both sides are compared in
+        the canonical form of :func:`crm_bridge.intake.origins.origin_key` (case, IDNA, default port, slash)."""
+        from .intake.origins import origin_key  # models must not import intake at module level
+
+        wanted = origin_key(origin)
+        return wanted is not None and any(origin_key(o) == wanted for o in self.allowed_origins or ())
+
+    def clean(self) -> None:
+        """Store the allow-list as browsers send origins (one rule: :mod:`crm_bridge.intake.origins`)."""
+        from .intake.origins import normalise_origin
+
+        super().clean()
+        if not isinstance(self.allowed_origins, list):
+            raise ValidationError({"allowed_origins": _('A list of origins, e.g. ["https://www.example.com"].')})
+        cleaned: list[str] = []
+        errors: list[ValidationError] = []
+        for item in self.allowed_origins:
+            try:
+                origin = normalise_origin(item)
+            except ValidationError as err:
+                errors.append(err)
+                continue
+            if origin not in cleaned:
+                cleaned.append(origin)
+        if errors:
+            raise ValidationError({"allowed_origins": errors})
+        self.allowed_origins = cleaned
 
 
 class Submission(models.Model):

@@ -8,14 +8,15 @@ The periodic :func:`sweep` is what makes a lost or never-published message harml
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from celery import shared_task
 from celery.signals import beat_init
 
-from . import delivery
+from . import broker, delivery
+from .broker import DELIVER_TASK
 from .conf import bridge_settings
+from .intake.idempotency import purge_idempotency_records
 
 logger = logging.getLogger("crm_bridge.tasks")
 
@@ -32,7 +33,7 @@ _RELIABLE = {
 }
 
 
-@shared_task(name="crm_bridge.deliver", **_RELIABLE)
+@shared_task(name=DELIVER_TASK, **_RELIABLE)
 def deliver(submission_id: str) -> str:
     """Deliver one submission if it is due and unclaimed; returns the status it ended in."""
     return delivery.deliver(submission_id)
@@ -41,7 +42,7 @@ def deliver(submission_id: str) -> str:
 @shared_task(name="crm_bridge.sweep", **_RELIABLE)
 def sweep() -> int:
     """Re-enqueue due and stuck rows; returns how many were enqueued."""
-    return delivery.sweep(enqueue=enqueue_delivery)
+    return delivery.sweep(enqueue=broker.enqueue_delivery)
 
 
 @shared_task(name="crm_bridge.flush_hits", **_RELIABLE)
@@ -53,8 +54,6 @@ def flush_hits() -> int:
 @shared_task(name="crm_bridge.purge", **_RELIABLE)
 def purge() -> int:
     """Drop Idempotency-Key records past their TTL; returns how many."""
-    from .intake import purge_idempotency_records
-
     return purge_idempotency_records()
 
 
@@ -83,32 +82,3 @@ def _install_schedule(sender: Any = None, **kwargs: Any) -> None:
     if missing:
         scheduler.update_from_dict(missing)
         logger.info("crm_bridge: installed periodic tasks %s", ", ".join(sorted(missing)))
-
-
-#: After a failed publish, this process skips the broker for this many seconds: each publish to a dead broker
-#: costs up to the connection timeout, and intake's latency must not depend on the broker's health. Rows
-#: written meanwhile wait for the sweep (REENQUEUE_AFTER), which is what it is for.
-BROKER_PAUSE = 10.0
-_paused_until = 0.0
-
-
-def enqueue_delivery(submission_id: str) -> bool:
-    """Hand a delivery to the broker without ever raising or hanging the caller.
-
-    Intake calls this on commit. If the broker is down or slow the row is still safe in the database and
-    the sweep will deliver it; so a failure here is logged and reported as ``False``, nothing more — and for
-    :data:`BROKER_PAUSE` seconds this process does not try again (returns ``False`` at once).
-    """
-    global _paused_until
-    if time.monotonic() < _paused_until:
-        return False
-    try:
-        deliver.apply_async(args=[str(submission_id)], retry=False)
-    except Exception:  # any broker failure: the row is the truth, the sweep picks it up
-        _paused_until = time.monotonic() + BROKER_PAUSE
-        logger.warning(
-            "could not enqueue delivery of %s; not trying the broker for %.0f s, the sweep will deliver it",
-            submission_id, BROKER_PAUSE, exc_info=True,
-        )  # fmt: skip
-        return False
-    return True

@@ -21,11 +21,11 @@ import itertools
 from collections import Counter
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from . import delivery
 from .crm.spec import PATH_PREFIX
+from .delivery import outbox
 from .models import Site, Submission
 
 __all__ = ["SANDBOX_SITE_KEY", "SANDBOX_TOKEN", "deliver_due", "sandbox_settings", "submission"]
@@ -75,8 +75,7 @@ def deliver_due(*, limit: int = 1000) -> dict[str, int]:
     """Deliver every due, queued submission now, in this process (what a worker would do), oldest first;
     returns how many ended in each status, e.g. ``{"delivered": 3, "duplicate": 1}``."""
     now = timezone.now()
-    due = Submission.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=Submission.Status.QUEUED
-    ).order_by("created_at")
+    # The outbox's own due rule (paused sites excluded), so this helper delivers exactly what a worker would.
+    due = Submission.objects.filter(outbox.due_filter(now)).order_by("created_at")
     outcomes = Counter(delivery.deliver(pk) for pk in due.values_list("pk", flat=True)[:limit])
     return dict(outcomes)

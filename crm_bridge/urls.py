@@ -6,7 +6,7 @@ are not part of that contract: they serve the HTML fallback that ``{% crm_widget
 
 from django.urls import path
 
-from . import api, views
+from .intake import api, fallback
 
 app_name = "crm_bridge"
 
@@ -21,7 +21,7 @@ urlpatterns = [
         name="widget-submission",
     ),
     path("widget/v1/schema", api.WidgetSchemaView.as_view(), name="widget-schema"),
-    # The no-JavaScript fallback of {% crm_widget %}: same-origin HTML forms, CSRF-protected (crm_bridge.views).
-    path("forms/thanks", views.thanks_view, name="fallback-thanks"),
-    path("forms/<str:kind>", views.form_view, name="fallback-form"),
+    # The no-JavaScript fallback of {% crm_widget %}: same-origin HTML forms, CSRF-protected (intake.fallback).
+    path("forms/thanks", fallback.thanks_view, name="fallback-thanks"),
+    path("forms/<str:kind>", fallback.form_view, name="fallback-form"),
 ]

@@ -25,9 +25,9 @@ from rest_framework.test import APIClient
 
 import crm_bridge
 from crm_bridge import testing
-from crm_bridge.forms import FEATURE_CHOICES
+from crm_bridge.admin.forms import FEATURE_CHOICES
+from crm_bridge.intake.validators import clean_text, normalize_cn_phone
 from crm_bridge.models import Circuit, Site, Submission
-from crm_bridge.validators import clean_text, normalize_cn_phone
 
 LC_MESSAGES = Path(crm_bridge.__file__).resolve().parent / "locale" / "zh_Hans" / "LC_MESSAGES"
 PO = LC_MESSAGES / "django.po"

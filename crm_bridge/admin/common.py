@@ -11,6 +11,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from .. import broker
+
 #: Status → badge colour (white text on it reads in the light and the dark admin themes).
 STATUS_COLOURS = {
     "queued": "#5b6f82",
@@ -89,12 +91,10 @@ class CountingEnqueue:
 def enqueue_on_commit(submission_id: str) -> bool:
     """The ``enqueue`` the staff actions get: publish the delivery task once the surrounding transaction (if
     any) commits, so a worker never looks for a row whose new status it cannot see yet. Outside a transaction it
-    publishes at once. Looks ``tasks.enqueue_delivery`` up at call time (tests replace it)."""
-    from .. import tasks
-
-    transaction.on_commit(partial(_enqueue, tasks, str(submission_id)))
+    publishes at once. Looks ``broker.enqueue_delivery`` up at call time (tests replace it)."""
+    transaction.on_commit(partial(_enqueue, str(submission_id)))
     return True
 
 
-def _enqueue(tasks: Any, submission_id: str) -> None:
-    tasks.enqueue_delivery(submission_id)
+def _enqueue(submission_id: str) -> None:
+    broker.enqueue_delivery(submission_id)

@@ -30,8 +30,8 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import bridge_settings
 from ..crm.errors import CRMError, CRMParamError
 from ..crm.spec import ENDPOINTS, Endpoint, get_endpoint
-from ..forms import ConsoleForm
 from .common import to_json
+from .forms import ConsoleForm
 
 __all__ = ["CallResult", "console_view", "run_call"]
 

@@ -21,9 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import delivery
-from ..forms import FEATURE_CHOICES, SiteAdminForm
 from ..models import Site, default_features
 from .common import enqueue_on_commit
+from .forms import FEATURE_CHOICES, SiteAdminForm
 
 __all__ = ["SiteAdmin", "embed_snippet"]
 

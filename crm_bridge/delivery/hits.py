@@ -18,15 +18,15 @@ from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMError, CRMUnavailable
 from ..crm.spec import INT32_MAX
 from ..models import HitCounter
+from . import circuit
+from .calls import make_call
+from .pauses import pause_site
 
 logger = logging.getLogger("crm_bridge.delivery")
 
 
 def flush_hits(*, limit: int = 1000) -> int:
     """Flush up to ``limit`` counters with pending views; returns how many were sent successfully."""
-    # Imported here: the package imports this module while it is still being initialised.
-    from . import _pause_site, circuit, make_call
-
     now = timezone.now()
     sent = 0
     candidates = (
@@ -54,7 +54,7 @@ def flush_hits(*, limit: int = 1000) -> int:
             ok = amount > 0 and call("ECommerce/UpdateBaseInfoHit", {"pkid": counter.pkid, "addHit": amount})
         except CRMAuthError as err:
             _release(counter, str(err))
-            _pause_site(counter.site, err)
+            pause_site(counter.site, err)
             continue
         except CRMUnavailable as err:
             circuit.record_failure(str(err))

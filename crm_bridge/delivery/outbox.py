@@ -81,14 +81,8 @@ def finish(sub: Submission, status: str, *, reply: Any = None, error: str = "", 
     )  # fmt: skip
     if done and status in _FINAL_SIGNALS:
         send = _FINAL_SIGNALS[status]
-        transaction.on_commit(lambda: _send_robust(send, sub))
+        transaction.on_commit(lambda: signals.send_logged(send, sub))
     return done
-
-
-def _send_robust(signal, sub: Submission) -> None:
-    for receiver, result in signal.send_robust(sender=Submission, submission=sub):
-        if isinstance(result, Exception):
-            logger.error("signal receiver %r failed for %s", receiver, sub.pk, exc_info=result)
 
 
 def retry_later(

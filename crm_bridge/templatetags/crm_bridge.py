@@ -29,8 +29,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from ..intake.fallback import active_site, fallback_context
 from ..models import Site
-from ..views import active_site, fallback_context
 
 register = template.Library()
 logger = logging.getLogger("crm_bridge.widget")

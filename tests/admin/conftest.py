@@ -73,5 +73,5 @@ def make_submission(site):
 def enqueued(monkeypatch) -> list[str]:
     """Submission ids handed to the broker (``tasks.enqueue_delivery`` replaced by a recorder)."""
     calls: list[str] = []
-    monkeypatch.setattr("crm_bridge.tasks.enqueue_delivery", lambda sid: calls.append(str(sid)) or True)
+    monkeypatch.setattr("crm_bridge.broker.enqueue_delivery", lambda sid: calls.append(str(sid)) or True)
     return calls

@@ -15,9 +15,9 @@ from django import forms
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from crm_bridge.admin.forms import ConsoleForm
 from crm_bridge.crm import CRMClient
 from crm_bridge.crm.spec import ENDPOINTS, INT32_MAX, INT32_MIN, get_endpoint
-from crm_bridge.forms import ConsoleForm
 
 from .conftest import SITE_KEY, assert_no_secret
 

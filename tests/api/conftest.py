@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from crm_bridge import tasks
+from crm_bridge import broker
 from crm_bridge.models import Site
 
 BASE = "/crm/widget/v1/"
@@ -69,8 +69,8 @@ def post(client: APIClient) -> Callable[..., Any]:
 
 
 def enqueued_ids(callbacks: list[Callable[[], Any]]) -> list[str]:
-    """Submission ids handed to ``tasks.enqueue_delivery`` by the captured on_commit callbacks."""
-    return [cb.args[0] for cb in callbacks if isinstance(cb, partial) and cb.func is tasks.enqueue_delivery]
+    """Submission ids handed to ``broker.enqueue_delivery`` by the captured on_commit callbacks."""
+    return [cb.args[0] for cb in callbacks if isinstance(cb, partial) and cb.func is broker.enqueue_delivery]
 
 
 def bridge(**overrides: Any):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from crm_bridge import intake
+from crm_bridge.intake import store
 from crm_bridge.models import IdempotencyRecord, Submission
 
 from .conftest import BASE, bridge, enqueued_ids
@@ -54,7 +54,7 @@ def test_too_fast_is_held_as_spam_and_not_enqueued(post, message, lead, endpoint
     assert (sub.status, sub.spam_reason) == ("spam", "too_fast")
     assert enqueued_ids(callbacks) == []
     # Staff are still told (submission_received is sent for spam too).
-    assert [cb.func for cb in callbacks] == [intake._announce]
+    assert [cb.func for cb in callbacks] == [store.announce]
 
 
 def test_slow_enough_is_queued(post, message, django_capture_on_commit_callbacks):

@@ -255,16 +255,16 @@ def test_credentials_make_a_valid_request_succeed(api_schema, site):
 
 def test_checks_catch_a_leak_and_a_lost_row(api_schema, site, monkeypatch):
     """The custom checks fail on what they are for: a served secret, a 202 that stored nothing."""
-    from crm_bridge import intake
+    from crm_bridge.intake import idempotency, store
 
     message = api_schema["/crm/widget/v1/messages"]["POST"].Case(body={"content": "hi"}, media_type="application/json")
     with_credentials(message, site.public_key)
     monkeypatch.setattr(
-        intake, "submit", lambda *a, **k: intake.Answer(202, {"id": str(uuid.uuid4()), "status": "queued"})
+        store, "submit", lambda *a, **k: idempotency.Answer(202, {"id": str(uuid.uuid4()), "status": "queued"})
     )
     with pytest.raises(FailureGroup, match="database_matches_answer"):
         call_and_check(message)
-    monkeypatch.setattr(intake, "submit", lambda *a, **k: intake.Answer(202, {"id": SITE_KEY, "status": "queued"}))
+    monkeypatch.setattr(store, "submit", lambda *a, **k: idempotency.Answer(202, {"id": SITE_KEY, "status": "queued"}))
     with pytest.raises(FailureGroup, match="no_secrets_served"):
         call_and_check(message)
 

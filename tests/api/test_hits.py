@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
-from crm_bridge import intake
+from crm_bridge.intake import store
 from crm_bridge.models import HitCounter, Site, Submission
 
 from .conftest import ORIGIN
@@ -122,7 +122,7 @@ def test_losing_the_create_race_adds_to_the_winners_row(site, monkeypatch):
         return changed
 
     monkeypatch.setattr(QuerySet, "update", update_then_rival_inserts)
-    answer = intake.add_hits(site, {3: 4})
+    answer = store.add_hits(site, {3: 4})
     assert answer.body == {"accepted": 4}
     assert len(rivals) == 1
     assert pending(site) == {3: 14}
@@ -135,4 +135,4 @@ def test_an_integrity_error_not_about_the_counter_propagates(site, monkeypatch):
     monkeypatch.setattr(HitCounter.objects, "create", broken)
     monkeypatch.setattr(HitCounter.objects, "filter", lambda **kw: type("Q", (), {"update": lambda self, **k: 0})())
     with pytest.raises(IntegrityError):
-        intake.add_hits(site, {3: 4})
+        store.add_hits(site, {3: 4})

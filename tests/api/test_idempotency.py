@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from crm_bridge import intake
+from crm_bridge.intake import idempotency
 from crm_bridge.models import HitCounter, IdempotencyRecord, Submission
 
 from .conftest import BASE, ORIGIN, bridge, enqueued_ids
@@ -39,7 +39,7 @@ def test_the_record_holds_the_answer_and_a_sha256_fingerprint(post, message, sit
     record = IdempotencyRecord.objects.get()
     assert (record.site_id, record.key, record.endpoint) == (site.pk, "k1", "message")
     assert (record.status_code, record.body) == (202, r.json())
-    assert record.fingerprint == intake.fingerprint(message)
+    assert record.fingerprint == idempotency.fingerprint(message)
     assert len(record.fingerprint) == 64
 
 
@@ -132,8 +132,8 @@ def test_purge_deletes_only_expired_records(post, message, site):
         post("messages", message, idem=key)
     IdempotencyRecord.objects.filter(key__startswith="old").update(created_at=timezone.now() - timedelta(days=2))
     with bridge(IDEMPOTENCY_TTL=86400):
-        assert intake.purge_idempotency_records() == 2
-        assert intake.purge_idempotency_records() == 0
+        assert idempotency.purge_idempotency_records() == 2
+        assert idempotency.purge_idempotency_records() == 0
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
     assert Submission.objects.count() == 3  # the submissions themselves stay
 
@@ -141,14 +141,14 @@ def test_purge_deletes_only_expired_records(post, message, site):
 def test_losing_the_insert_race_replays_the_winner(post, message, site, monkeypatch):
     # Both requests passed the lookup before either committed; ours then hits the unique (site, key) constraint.
     winner = post("messages", message, idem="k").json()
-    real_replay = intake.replay
+    real_replay = idempotency.replay
     calls = []
 
     def replay_missing_the_winner(site, idem):
         calls.append(idem.key)
         return None if len(calls) <= 2 else real_replay(site, idem)  # the view's and intake's lookups miss
 
-    monkeypatch.setattr(intake, "replay", replay_missing_the_winner)
+    monkeypatch.setattr(idempotency, "replay", replay_missing_the_winner)
     r = post("messages", message, idem="k")
     assert r.status_code == 202
     assert r.json() == winner
@@ -160,7 +160,7 @@ def test_losing_the_insert_race_replays_the_winner(post, message, site, monkeypa
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_create_one_row(site, message, monkeypatch):
     """Real threads and connections: both pass the lookup, then race to insert; one row, one answer."""
-    real_replay = intake.replay
+    real_replay = idempotency.replay
     barrier = threading.Barrier(2, timeout=10)
     seen = threading.local()
 
@@ -171,7 +171,7 @@ def test_two_concurrent_requests_with_one_key_create_one_row(site, message, monk
             barrier.wait()
         return answer
 
-    monkeypatch.setattr(intake, "replay", replay_then_wait)
+    monkeypatch.setattr(idempotency, "replay", replay_then_wait)
     results = []
 
     def send():

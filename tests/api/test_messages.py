@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from crm_bridge import intake, signals
+from crm_bridge import signals
+from crm_bridge.intake import store
 from crm_bridge.models import Site, Submission
 
 from .conftest import BASE, ORIGIN, bridge, enqueued_ids
@@ -51,7 +52,7 @@ def test_submission_received_is_sent_on_commit(post, message, django_capture_on_
             post("messages", message)
         assert seen == []  # not before commit
         for cb in callbacks:
-            if getattr(cb, "func", None) is intake._announce:
+            if getattr(cb, "func", None) is store.announce:
                 cb()
     finally:
         signals.submission_received.disconnect(receiver)
@@ -66,7 +67,7 @@ def test_a_failing_receiver_does_not_break_intake(post, message, django_capture_
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             r = post("messages", message)
-        [cb() for cb in callbacks if getattr(cb, "func", None) is intake._announce]
+        [cb() for cb in callbacks if getattr(cb, "func", None) is store.announce]
     finally:
         signals.submission_received.disconnect(receiver)
     assert r.status_code == 202
@@ -212,7 +213,7 @@ def test_body_over_max_body_bytes_is_413_through_the_real_parser(client, message
 
 def test_body_larger_than_declared_is_cut_at_the_limit(client, message):
     # Without (or with an understated) Content-Length, the stream itself is read to at most limit + 1 bytes.
-    from crm_bridge.api import JSONBodyParser, PayloadTooLarge
+    from crm_bridge.intake.parsers import JSONBodyParser, PayloadTooLarge
 
     class Stream:
         def __init__(self):

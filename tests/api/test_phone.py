@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from crm_bridge.validators import CNPhone, clean_text, normalize_cn_phone
+from crm_bridge.intake.validators import CNPhone, clean_text, normalize_cn_phone
 
 
 @pytest.mark.parametrize(

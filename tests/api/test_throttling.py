@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIRequestFactory
 
-from crm_bridge import throttling
+from crm_bridge.intake import throttling
 from crm_bridge.models import HitCounter, Submission
 
 from .conftest import BASE, ORIGIN, bridge, enqueued_ids

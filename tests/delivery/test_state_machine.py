@@ -42,7 +42,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from crm_bridge import delivery, testing
 from crm_bridge.connection import get_client
 from crm_bridge.crm.errors import CRMError
+from crm_bridge.delivery import calls as delivery_calls
 from crm_bridge.delivery import circuit, outbox
+from crm_bridge.delivery.flows import duplicate_board_note
 from crm_bridge.models import Circuit, DeliveryAttempt, LeadIdentity, Site, Submission
 from crm_bridge.sandbox import control
 from crm_bridge.sandbox.models import Fault, RequestLog
@@ -265,7 +267,7 @@ class DeliveryMachine(RuleBasedStateMachine):
     def worker_dies_mid_delivery(self, sub: int, at_call: int, when: str) -> None:
         """A real delivery whose worker is killed at its ``at_call``-th CRM call: before sending it, while it
         is on the wire (the CRM receives it; the reply is never read), or right after the reply."""
-        real_make_call = delivery.make_call
+        real_make_call = delivery_calls.make_call
         calls = 0
 
         def dying_make_call(s: Submission, **kwargs: Any):
@@ -291,7 +293,7 @@ class DeliveryMachine(RuleBasedStateMachine):
 
             return dying_call
 
-        with mock.patch.object(delivery, "make_call", dying_make_call), contextlib.suppress(WorkerDied):
+        with mock.patch.object(delivery_calls, "make_call", dying_make_call), contextlib.suppress(WorkerDied):
             self._deliver(self.pks[sub])
 
     @rule(workers_keep_up=st.booleans())
@@ -385,7 +387,7 @@ class DeliveryMachine(RuleBasedStateMachine):
                 content, done = sub.payload["content"], sub.status == S.DELIVERED
                 must = done
             else:
-                content = delivery.duplicate_board_note(sub)
+                content = duplicate_board_note(sub)
                 done = sub.status == S.DUPLICATE
                 must = done and (sub.crm_reply or {}).get("board_note") is True
             n = posts[content]
@@ -498,7 +500,7 @@ def test_html_500_after_the_board_stored_the_message_is_an_unreported_duplicate(
 
 def test_worker_killed_after_the_board_answered_leaves_an_unreported_duplicate(sandbox_crm, make_submission):
     sub = make_submission("message")
-    real_make_call = delivery.make_call
+    real_make_call = delivery_calls.make_call
 
     def make_call_then_die(s, **kwargs):
         call = real_make_call(s, **kwargs)
@@ -509,7 +511,7 @@ def test_worker_killed_after_the_board_answered_leaves_an_unreported_duplicate(s
 
         return dying_call
 
-    with mock.patch.object(delivery, "make_call", make_call_then_die), pytest.raises(WorkerDied):
+    with mock.patch.object(delivery_calls, "make_call", make_call_then_die), pytest.raises(WorkerDied):
         delivery.deliver(sub.pk)
     Submission.objects.filter(pk=sub.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     handed: list[str] = []
@@ -529,7 +531,7 @@ def test_stale_half_open_probe_stops_the_sweep_for_good(sandbox_crm, make_submis
     assert circuit.get_circuit().state == Circuit.State.OPEN
     Circuit.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
     _due(sub)
-    with mock.patch.object(delivery, "make_call", mock.Mock(side_effect=WorkerDied)), pytest.raises(WorkerDied):
+    with mock.patch.object(delivery_calls, "make_call", mock.Mock(side_effect=WorkerDied)), pytest.raises(WorkerDied):
         delivery.deliver(sub.pk)  # the probe's worker dies
     assert circuit.get_circuit().state == Circuit.State.HALF_OPEN
     # Long after: the lease and the stale-probe deadline (both LEASE_SECONDS) have passed.

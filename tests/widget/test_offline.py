@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from crm_bridge import delivery
+from crm_bridge.intake.serializers import DEFAULT_TEXTS
 from crm_bridge.models import IdempotencyRecord, Submission
 from crm_bridge.sandbox import control
-from crm_bridge.serializers import DEFAULT_TEXTS
 
 from .conftest import events, outbox, page_html, shot, wait_event
 

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crm_bridge.intake.origins import normalise_origin
 from crm_bridge.models import Site
 
 
 def _origin(value: str) -> str:
-    """``scheme://host[:port]``, lower-cased, nothing else (an origin has no path, query or fragment)."""
+    """The origin as browsers send it (:func:`crm_bridge.intake.origins.normalise_origin`), or a CommandError."""
     try:
-        parts = urlsplit(value.strip())
-        port = parts.port  # raises ValueError on a bad port
-    except ValueError as err:
-        raise CommandError(f"Not an origin: {value!r}") from err
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise CommandError(f"Not an origin (expected e.g. https://www.example.com): {value!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise CommandError(f"Not an origin (expected e.g. https://www.example.com): {value!r}")
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+        return normalise_origin(value)
+    except ValidationError as err:
+        raise CommandError(" ".join(err.messages)) from err
 
 
 class Command(BaseCommand):

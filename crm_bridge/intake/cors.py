@@ -25,15 +25,12 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 
-__all__ = ["ORIGINS_TTL", "allowed_origins", "cors_allow_widget", "invalidate_origins", "normalize_origin"]
+from .origins import origin_key
+
+__all__ = ["ORIGINS_TTL", "allowed_origins", "cors_allow_widget", "invalidate_origins"]
 
 ORIGINS_CACHE_KEY = "crm_bridge:cors:origins:v1"
 ORIGINS_TTL = 60
-
-
-def normalize_origin(origin: str) -> str:
-    """Origins compare case-insensitively and without a trailing slash (as ``Site.origin_allowed`` does)."""
-    return str(origin).strip().rstrip("/").lower()
 
 
 def allowed_origins() -> frozenset[str]:
@@ -41,12 +38,12 @@ def allowed_origins() -> frozenset[str]:
     cached = cache.get(ORIGINS_CACHE_KEY)
     if cached is not None:
         return frozenset(cached)
-    from .models import Site  # import late: this module is imported from AppConfig.ready()
+    from ..models import Site  # import late: this module is imported from AppConfig.ready()
 
     origins: set[str] = set()
     for allow_list in Site.objects.filter(is_active=True).values_list("allowed_origins", flat=True):
         if isinstance(allow_list, list):
-            origins.update(normalize_origin(o) for o in allow_list if isinstance(o, str) and o.strip())
+            origins.update(key for o in allow_list if (key := origin_key(o)))
     cache.set(ORIGINS_CACHE_KEY, sorted(origins), ORIGINS_TTL)
     return frozenset(origins)
 
@@ -78,4 +75,5 @@ def cors_allow_widget(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
         return False
     if not is_widget_request(request):
         return False
-    return normalize_origin(origin) in allowed_origins()
+    key = origin_key(origin)
+    return key is not None and key in allowed_origins()

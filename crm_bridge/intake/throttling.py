@@ -30,7 +30,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from .conf import bridge_settings
+from ..conf import bridge_settings
 
 __all__ = ["IPRateThrottle", "SiteRateThrottle", "client_ip", "parse_rate"]
 

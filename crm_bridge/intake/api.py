@@ -1,5 +1,5 @@
 """The widget's HTTP API, v1 (design.md §4): a public contract. Views stay thin: check, validate, hand to
-:mod:`crm_bridge.intake`, answer.
+:mod:`crm_bridge.intake.store`, answer.
 
 Every request goes through the same gates, in this order, each with its own answer:
 
@@ -21,8 +21,6 @@ header is not negotiated) and carry ``Vary: Origin``.
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -38,18 +36,17 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, status
 from rest_framework.fields import CharField, Field
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from . import intake
-from .conf import bridge_settings
-from .cors import normalize_origin
-from .models import Site, Submission
+from ..conf import bridge_settings
+from ..models import Site, Submission
+from . import idempotency, store
+from .origins import origin_key
+from .parsers import BeaconParser, JSONBodyParser, JSONOnlyNegotiation
 from .serializers import (
     HONEYPOT_FIELD,
     AcceptedSerializer,
@@ -60,6 +57,7 @@ from .serializers import (
     MessageSerializer,
     widget_config,
 )
+from .sites import find_site
 from .throttling import IPRateThrottle, SiteRateThrottle
 
 __all__ = [
@@ -73,7 +71,6 @@ __all__ = [
 ]
 
 KEY_REFUSED = "Unknown or disabled key."
-_PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 ORIGIN_REFUSED = "Origin not allowed."
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -81,75 +78,11 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # --- errors that DRF does not have -----------------------------------------------------------------------------
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
-
-
 class IdempotencyKeyReused(exceptions.APIException):
     # 422 as in the IETF Idempotency-Key draft and Stripe: the key is fine, its reuse for another request is not.
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "This Idempotency-Key was already used with a different request."
     default_code = "idempotency_key_reused"
-
-
-# --- parsing -------------------------------------------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class JSONBodyParser(BaseParser):
-    """Parse a JSON object from a body of at most ``MAX_BODY_BYTES`` bytes (else 413).
-
-    Not a subclass of DRF's ``JSONParser`` on purpose: DRF hands that one ``request.body``, which Django reads
-    whole (up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``, 2.5 MB) before any limit of ours could apply. This one
-    reads at most ``MAX_BODY_BYTES + 1`` bytes from the stream, and refuses early on a larger
-    ``Content-Length``.
-    """
-
-    media_type = "application/json"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        limit = int(bridge_settings.MAX_BODY_BYTES)
-        request = (parser_context or {}).get("request")
-        meta = getattr(request, "META", {})
-        try:
-            declared = int(meta.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise PayloadTooLarge(f"Request body too large (at most {limit} bytes).")
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Request body too large (at most {limit} bytes).")
-        _, params = parse_header_parameters(media_type or "")
-        try:
-            text = raw.decode(params.get("charset") or "utf-8-sig")
-            data = json.loads(text, parse_constant=_reject_constant)
-        except (LookupError, UnicodeDecodeError, ValueError, RecursionError) as err:
-            # RecursionError: a deeply nested body fits in 16 KB and would otherwise be a 500.
-            raise exceptions.ParseError("Malformed JSON.") from err
-        if not isinstance(data, dict):
-            raise exceptions.ParseError("Expected a JSON object.")
-        return data
-
-
-class BeaconParser(JSONBodyParser):
-    """The same JSON sent as ``text/plain``: ``navigator.sendBeacon`` cannot send a preflighted type."""
-
-    media_type = "text/plain"
-
-
-class JSONOnlyNegotiation(DefaultContentNegotiation):
-    """Always answer JSON, whatever ``Accept`` says: a contract's answers do not change shape per client."""
-
-    def select_renderer(
-        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
 
 
 # --- the base view --------------------------------------------------------------------------------------------
@@ -180,7 +113,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 class WidgetAPIView(APIView):
     """Base of the widget endpoints: no auth, JSON only, per-IP throttle, key and origin checks."""
 
-    #: Marks the view for :func:`crm_bridge.cors.cors_allow_widget` (CORS is granted only to these views).
+    #: Marks the view for :func:`crm_bridge.intake.cors.cors_allow_widget` (CORS is granted only to these views).
     cors_widget_api = True
 
     authentication_classes: Sequence[type] = ()
@@ -192,7 +125,7 @@ class WidgetAPIView(APIView):
     versioning_class = None
     schema = AutoSchema()
 
-    #: Which per-IP (and per-site) budget the endpoint spends; see :mod:`crm_bridge.throttling`.
+    #: Which per-IP (and per-site) budget the endpoint spends; see :mod:`crm_bridge.intake.throttling`.
     throttle_group = "read"
     #: The ``Site.features`` entry that must be on, or ``None``.
     feature: str | None = None
@@ -237,10 +170,8 @@ class WidgetAPIView(APIView):
             raise exceptions.ValidationError({"key": [Field.default_error_messages["required"]]}, code="required")
         if not isinstance(key, str):
             raise exceptions.ValidationError({"key": [CharField.default_error_messages["invalid"]]}, code="invalid")
-        # Only a well-formed key reaches the database: public keys are URL-safe base64 (``models.new_public_key``),
-        # and PostgreSQL refuses text with NUL outright (a DataError, i.e. a 500, instead of our 403).
-        site = Site.objects.filter(public_key=key).first() if _PUBLIC_KEY.fullmatch(key) else None
-        if site is None or not site.is_active or (self.feature is not None and not site.feature(self.feature)):
+        site = find_site(key, self.feature)
+        if site is None:
             raise exceptions.PermissionDenied(KEY_REFUSED)
         return site
 
@@ -261,27 +192,28 @@ class WidgetAPIView(APIView):
             own = f"{request.scheme}://{request.get_host()}"
         except Exception:  # DisallowedHost: CommonMiddleware normally answers first
             return False
-        return normalize_origin(origin) == normalize_origin(own)
+        key = origin_key(origin)
+        return key is not None and key == origin_key(own)
 
-    def get_idempotency(self, request: Request, data: dict[str, Any], endpoint: str) -> intake.Idempotency | None:
+    def get_idempotency(self, request: Request, data: dict[str, Any], endpoint: str) -> idempotency.Idempotency | None:
         raw = request.headers.get(IDEMPOTENCY_HEADER)
         if raw is None:
             return None
         if not 1 <= len(raw) <= 255 or any(not 0x20 <= ord(ch) <= 0x7E for ch in raw):
             raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["Must be 1–255 printable ASCII characters."]})
-        return intake.Idempotency(key=raw, endpoint=endpoint, fingerprint=intake.fingerprint(data))
+        return idempotency.Idempotency(key=raw, endpoint=endpoint, fingerprint=idempotency.fingerprint(data))
 
-    def replay(self, site: Site, idem: intake.Idempotency | None) -> Response | None:
+    def replay(self, site: Site, idem: idempotency.Idempotency | None) -> Response | None:
         if idem is None:
             return None
         try:
-            stored = intake.replay(site, idem)
-        except intake.IdempotencyMismatch as err:
+            stored = idempotency.replay(site, idem)
+        except idempotency.IdempotencyMismatch as err:
             raise IdempotencyKeyReused() from err
         return None if stored is None else self.answer(stored)
 
     @staticmethod
-    def answer(answer: intake.Answer) -> Response:
+    def answer(answer: idempotency.Answer) -> Response:
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
         return Response(answer.body, status=answer.status_code, headers=headers)
 
@@ -304,19 +236,19 @@ class _SubmissionView(WidgetAPIView):
         self.check_origin(request, site)
         if data.get(HONEYPOT_FIELD):
             # A bot filled the field no person sees: answer as if stored, store nothing, call nothing.
-            return self.answer(intake.fake_answer())
+            return self.answer(store.fake_answer())
         idem = self.get_idempotency(request, data, self.kind)
         replayed = self.replay(site, idem)
         if replayed is not None:
             return replayed
         serializer = self.serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
-        answer = intake.submit(
+        answer = store.submit(
             site,
             self.kind,
             serializer.payload(),
             spam_reason=self.spam_reason(request, site, serializer.validated_data),
-            client=intake.Client.from_request(request),
+            client=store.Client.from_request(request),
             idempotency=idem,
         )
         return self.answer(answer)
@@ -397,7 +329,7 @@ class HitsView(WidgetAPIView):
         site_throttle = SiteRateThrottle(self.throttle_group, site.pk)
         if not site_throttle.allow_request(request, self):
             self.throttled(request, site_throttle.wait())
-        return self.answer(intake.add_hits(site, serializer.counts(), idempotency=idem))
+        return self.answer(store.add_hits(site, serializer.counts(), idempotency=idem))
 
 
 # --- reads ----------------------------------------------------------------------------------------------------
@@ -461,7 +393,7 @@ class WidgetSchemaView(SpectacularAPIView):
         "TITLE": "crm_bridge widget API",
         "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (design.md §4).",
         "VERSION": "1",
-        "PREPROCESSING_HOOKS": ["crm_bridge.api.widget_endpoints_only"],
+        "PREPROCESSING_HOOKS": ["crm_bridge.intake.api.widget_endpoints_only"],
         "ENFORCE_NON_BLANK_FIELDS": True,  # required text is minLength 1, as the serializers enforce
     }
 

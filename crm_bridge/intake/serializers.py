@@ -1,7 +1,7 @@
 """What the widget API accepts and answers (design.md §4), and the widget's configuration document.
 
 Every input field has a length limit; text is NFC-normalised with control characters stripped and NUL refused
-(:func:`crm_bridge.validators.clean_text`). Fields the widget may add in a later version are ignored, not
+(:func:`crm_bridge.intake.validators.clean_text`). Fields the widget may add in a later version are ignored, not
 refused, so an old server keeps working with a new widget. Errors use DRF's shape:
 ``{"field": ["message", ...]}``.
 
@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from .models import Site
+from ..models import Site
 from .validators import clean_text, normalize_cn_phone
 
 __all__ = [
@@ -38,7 +38,7 @@ INT32_MAX = 2**31 - 1
 
 
 class TextField(serializers.CharField):
-    """A ``CharField`` that cleans what visitors type (see :func:`~crm_bridge.validators.clean_text`).
+    """A ``CharField`` that cleans what visitors type (see :func:`~crm_bridge.intake.validators.clean_text`).
 
     ``max_length`` is checked on the cleaned text. Text that is empty once cleaned counts as blank.
     """

@@ -3,7 +3,7 @@
 
 It goes through the same gates as the widget API (design.md §4) — the site's public key and feature, the
 honeypot, the API's serializers for validation, the same spam rule (minimum fill time, per-site rate) and
-:func:`crm_bridge.intake.submit` for the outbox — plus Django's CSRF protection, which also refuses a foreign
+:func:`crm_bridge.intake.store.submit` for the outbox — plus Django's CSRF protection, which also refuses a foreign
 ``Origin``. Each rendered form carries its own idempotency key, so posting it twice (a reload, a double click)
 stores it once. The fill time comes from a signed timestamp in the form, so it needs no JavaScript either.
 """
@@ -26,10 +26,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from . import intake
+from ..models import Site
+from . import idempotency, store
 from .api import LeadsView, MessagesView
-from .models import Site
 from .serializers import DEFAULT_TEXTS, HONEYPOT_FIELD, widget_config
+from .sites import find_site
 from .throttling import IPRateThrottle
 
 __all__ = ["fallback_context", "form_view", "thanks_view"]
@@ -49,12 +50,7 @@ def form_language(lang: str | None = None) -> str:
 
 def active_site(key: str | None, kind: str | None = None) -> Site | None:
     """The active site with public key ``key`` (and ``kind``'s feature on), else ``None``."""
-    if not key:
-        return None
-    site = Site.objects.filter(public_key=str(key)[:40], is_active=True).first()
-    if site is None or (kind is not None and not site.feature(_FEATURE[kind])):
-        return None
-    return site
+    return find_site(key, _FEATURE[kind] if kind is not None else None)
 
 
 def fallback_context(
@@ -127,7 +123,7 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
 
     GET ``?key=K`` renders the form on a page of its own. POST validates with the API's serializer: 400 with the
     form and its errors, 403 for an unknown key or a disabled feature, 429 over the per-IP rate, else the
-    submission is stored through :func:`crm_bridge.intake.submit` and the visitor is sent (303) to the
+    submission is stored through :func:`crm_bridge.intake.store.submit` and the visitor is sent (303) to the
     thank-you page.
     """
     if kind not in _VIEWS:
@@ -171,20 +167,20 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
     if 1 <= len(idem_key) <= 64 and idem_key.isascii() and idem_key.isprintable():
         # fill_ms left out: a repost of the same form is later, not different.
         same = {k: v for k, v in body.items() if k != "fill_ms"}
-        idem = intake.Idempotency(
-            key=_IDEM_PREFIX + idem_key, endpoint=str(view.kind), fingerprint=intake.fingerprint(same)
+        idem = idempotency.Idempotency(
+            key=_IDEM_PREFIX + idem_key, endpoint=str(view.kind), fingerprint=idempotency.fingerprint(same)
         )
         try:
-            if intake.replay(site, idem) is not None:
+            if idempotency.replay(site, idem) is not None:
                 return _thanks(page_url, request)  # the same form posted again: stored once already
-        except intake.IdempotencyMismatch:
+        except idempotency.IdempotencyMismatch:
             idem = None  # the visitor went back and changed it: a new submission in its own right
-    intake.submit(
+    store.submit(
         site,
         view.kind,
         serializer.payload(),
         spam_reason=view.spam_reason(request, site, serializer.validated_data),
-        client=intake.Client.from_request(request),
+        client=store.Client.from_request(request),
         idempotency=idem,
     )
     return _thanks(page_url, request)

@@ -8,20 +8,19 @@ view reads its key server-side.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import string
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
-from .models import Site, default_features
+from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
+from ..intake.origins import normalise_origin
+from ..models import Site, default_features
 
 __all__ = [
     "FEATURE_CHOICES",
@@ -30,7 +29,6 @@ __all__ = [
     "LeadMappingField",
     "OriginsField",
     "SiteAdminForm",
-    "normalise_origin",
     "validate_lead_mapping",
 ]
 
@@ -55,62 +53,8 @@ FEATURE_CHOICES = (
 )
 
 _CRM_FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_HOST_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 # --- Site ------------------------------------------------------------------------------------------------
-
-
-def normalise_origin(raw: str) -> str:
-    """``raw`` as the origin a browser sends in its ``Origin`` header: ``scheme://host[:port]``, lower case,
-    IDNA (punycode) host, default port dropped, no trailing slash.
-
-    Raises ``ValidationError`` for anything else: another scheme, a path, query or fragment, credentials, a
-    wildcard, a malformed host or port. (``Site.origin_allowed`` compares exact strings, so a pattern would
-    silently never match, and a path would never be sent by a browser.)
-    """
-    text = raw.strip()
-    if "*" in text:
-        raise ValidationError(_("%(origin)s: wildcards are not allowed; list each origin."), params={"origin": text})
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.netloc:
-        raise ValidationError(
-            _("%(origin)s: an origin looks like https://www.example.com (http or https, then the host)."),
-            params={"origin": text},
-        )
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValidationError(_("%(origin)s: an origin carries no user name or password."), params={"origin": text})
-    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in text or "#" in text:
-        raise ValidationError(
-            _("%(origin)s: an origin has no path, query or fragment — just scheme://host[:port]."),
-            params={"origin": text},
-        )
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValidationError(_("%(origin)s: the port is not valid."), params={"origin": text}) from None
-    host = _normalise_host(parts.hostname or "", text)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
-    return f"{scheme}://{netloc}"
-
-
-def _normalise_host(host: str, original: str) -> str:
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        ascii_host = ""
-    labels = ascii_host.split(".")
-    if not ascii_host or len(ascii_host) > 253 or not all(_HOST_LABEL_RE.fullmatch(label) for label in labels):
-        raise ValidationError(_("%(origin)s: the host name is not valid."), params={"origin": original})
-    return ascii_host
 
 
 class OriginsField(forms.Field):

@@ -1,0 +1,57 @@
+"""What staff can do to rows from admin (and integrators from code): retry, cancel, release from spam, resume a
+paused site. Each takes ids and an ``enqueue`` callable and is safe to call twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.utils import timezone
+
+from ..models import Site, Submission
+
+__all__ = ["cancel", "release_spam", "resume_site", "retry_now"]
+
+S = Submission.Status
+
+
+def retry_now(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
+    """Queued or failed rows → queued and due now (a failed row gets a fresh attempt budget)."""
+    now = timezone.now()
+    ids = [str(i) for i in ids]
+    Submission.objects.filter(pk__in=ids, status=S.FAILED).update(
+        status=S.QUEUED, attempts=0, next_attempt_at=now, finished_at=None, enqueued_at=now
+    )
+    Submission.objects.filter(pk__in=ids, status=S.QUEUED).update(next_attempt_at=now, enqueued_at=now)
+    queued = [str(pk) for pk in Submission.objects.filter(pk__in=ids, status=S.QUEUED).values_list("pk", flat=True)]
+    for pk in queued:
+        enqueue(pk)
+    return len(queued)
+
+
+def cancel(ids: Iterable[Any]) -> int:
+    """Queued, failed or spam rows → cancelled (never sent). A row being sent right now is left alone."""
+    return Submission.objects.filter(pk__in=list(ids), status__in=[S.QUEUED, S.FAILED, S.SPAM]).update(
+        status=S.CANCELLED, finished_at=timezone.now(), next_attempt_at=None
+    )
+
+
+def release_spam(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
+    """Held-as-spam rows staff judged genuine → queued and due now."""
+    now = timezone.now()
+    ids = [str(i) for i in ids]
+    released = list(Submission.objects.filter(pk__in=ids, status=S.SPAM).values_list("pk", flat=True))
+    n = Submission.objects.filter(pk__in=released, status=S.SPAM).update(
+        status=S.QUEUED, next_attempt_at=now, enqueued_at=now, spam_reason=""
+    )
+    for pk in released:
+        enqueue(str(pk))
+    return n
+
+
+def resume_site(site: Site, *, enqueue: Callable[[str], bool]) -> int:
+    """Un-pause a site whose credentials were refused (after staff fixed them); its waiting rows go now."""
+    Site.objects.filter(pk=site.pk).update(paused_at=None, paused_reason="")
+    ids = Submission.objects.filter(site=site, status=S.QUEUED).values_list("pk", flat=True)
+    return retry_now(list(ids), enqueue=enqueue)

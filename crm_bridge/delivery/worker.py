@@ -1,0 +1,113 @@
+"""Delivering one row, and the sweep: claim it, run its flow, judge the outcome by failure class
+(docs/delivery.md, "Failure classes").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from ..conf import bridge_settings
+from ..crm.errors import CRMAuthError, CRMRejected, CRMUnavailable
+from ..models import Circuit, Submission
+from . import calls, circuit, outbox, pauses
+from .backoff import retry_delay
+from .flows import Verdict, deliver_lead, deliver_message, duplicate_board_note
+
+__all__ = ["deliver", "sweep"]
+
+logger = logging.getLogger("crm_bridge.delivery")
+S = Submission.Status
+
+
+def deliver(submission_id: Any) -> str:
+    """Deliver one submission. Returns the status the row is left in, or ``"skipped"`` when it was not ours
+    to deliver (not due, already claimed or final, site paused)."""
+    now = timezone.now()
+    sub = outbox.claim(submission_id, now)
+    if sub is None:
+        return "skipped"
+    allowed, wait = circuit.allow_call(now)
+    if not allowed:
+        outbox.retry_later(sub, delay=_jitter(wait), spend_attempt=False, now=now)
+        return sub.status
+    try:
+        verdict = _run_flow(sub)
+    except calls.RateLimited as limited:
+        circuit.release_probe()
+        outbox.retry_later(sub, delay=_jitter(limited.wait), spend_attempt=False)
+    except CRMAuthError as err:
+        circuit.record_success()  # the CRM answered: it is up
+        pauses.pause_site(sub.site, err)
+        outbox.retry_later(sub, delay=0, error=str(err), spend_attempt=False)
+    except CRMRejected as err:
+        circuit.record_success()
+        outbox.finish(sub, S.FAILED, reply=err.as_dict(), error=str(err))
+    except CRMUnavailable as err:
+        circuit.record_failure(str(err))
+        # The CRM may still be working on a write we gave up on: a retry must not overtake it (a lead's repeat
+        # checks would not see the customer yet, and Save would run twice).
+        settle = (
+            bridge_settings.AMBIGUOUS_SETTLE if err.endpoint in calls.NON_IDEMPOTENT and calls.maybe_sent(err) else 0.0
+        )
+        _retry_or_give_up(sub, str(err), at_least=settle)
+    except Exception as err:  # a bug of ours must not lose the row: keep it, with back-off, for a person to see
+        logger.exception("unexpected error delivering %s", sub.pk)
+        circuit.release_probe()
+        _retry_or_give_up(sub, f"{type(err).__name__}: {err}")
+    else:
+        circuit.record_success()
+        if verdict.status == "wait":
+            outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False)
+        else:
+            outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason)
+    return sub.status
+
+
+def _run_flow(sub: Submission) -> Verdict:
+    site = sub.site
+    call = calls.make_call(sub, site_key=site.site_key)
+    if sub.kind == Submission.Kind.MESSAGE:
+        return deliver_message(sub, call)
+
+    def mark_save_attempted() -> None:
+        Submission.objects.filter(pk=sub.pk).update(save_attempted=True)
+        sub.save_attempted = True
+
+    verdict = deliver_lead(sub, call, mark_save_attempted=mark_save_attempted)
+    if verdict.status == "duplicate" and site.post_duplicates_to_board:
+        posted = call(
+            "ECommerce/AddMessageBoard",
+            {"custID": site.default_cust_id, "content": duplicate_board_note(sub), "contact": sub.payload["tel"]},
+        )
+        verdict = Verdict(verdict.status, verdict.reason, {**(verdict.reply or {}), "board_note": posted})
+    return verdict
+
+
+def _retry_or_give_up(sub: Submission, error: str, *, at_least: float = 0.0) -> None:
+    now = timezone.now()
+    if outbox.out_of_attempts(sub, now):
+        outbox.finish(sub, S.FAILED, error=f"gave up after {sub.attempts} attempts: {error}", now=now)
+    else:
+        outbox.retry_later(sub, delay=max(at_least, retry_delay(sub.attempts)), error=error, now=now)
+
+
+def _jitter(seconds: float) -> float:
+    return max(0.5, seconds) * random.uniform(1.0, 1.2)
+
+
+def sweep(*, enqueue: Callable[[str], bool]) -> int:
+    """Recover expired leases and hand due rows to the broker. While the circuit is open only one row (the
+    probe) is handed over once the circuit's wait has passed; none before."""
+    state = circuit.get_circuit()
+    if state.state == Circuit.State.CLOSED:
+        limit = None
+    elif state.retry_at and state.retry_at <= timezone.now():  # open and due, or a half-open probe gone stale
+        limit = 1
+    else:
+        limit = 0
+    return outbox.sweep(enqueue=enqueue, limit=limit)

@@ -1,0 +1,120 @@
+"""Storing what the widget sent, and the answer: it only writes to the database — never calls the CRM — so
+its answer and its latency do not depend on the CRM's health (docs/architecture.md, "Intake").
+
+* :func:`submit` stores a message or lead as a ``Submission`` (queued, or held as spam) and hands queued rows
+  to the broker once the transaction commits (:func:`crm_bridge.broker.enqueue_delivery`).
+* :func:`add_hits` adds page views to the per-(site, pkid) counters that a periodic flush sends.
+* Both take an optional :class:`~crm_bridge.intake.idempotency.Idempotency` and record their answer in the same
+  transaction (:func:`crm_bridge.intake.idempotency.once`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from .. import broker, signals
+from ..models import HitCounter, Site, Submission
+from .idempotency import Answer, Idempotency, once
+
+__all__ = ["Client", "add_hits", "announce", "fake_answer", "submit"]
+
+logger = logging.getLogger("crm_bridge.intake")
+
+ORIGIN_MAX = Submission._meta.get_field("origin").max_length
+USER_AGENT_MAX = Submission._meta.get_field("user_agent").max_length
+PAGE_URL_MAX = Submission._meta.get_field("page_url").max_length
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a submission came from, for staff (stored truncated to the columns' sizes)."""
+
+    origin: str = ""
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: Any) -> Client:
+        return cls(origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", ""))
+
+
+def fake_answer() -> Answer:
+    """The answer a honeypot hit gets: indistinguishable from a real one, but nothing is stored."""
+    return Answer(202, {"id": str(uuid.uuid4()), "status": "queued"})
+
+
+def announce(submission: Submission) -> None:
+    """Tell integrators a submission was stored (``signals.submission_received``); run on commit."""
+    signals.send_logged(signals.submission_received, submission)
+
+
+def submit(
+    site: Site,
+    kind: str,
+    payload: dict[str, str],
+    *,
+    spam_reason: str = "",
+    client: Client | None = None,
+    idempotency: Idempotency | None = None,
+) -> Answer:
+    """Store one message or lead and answer ``202 {"id", "status": "queued"}``.
+
+    The row is written as ``queued`` — or as ``spam`` with ``spam_reason`` when one is given (held for staff,
+    never sent) — in one transaction with the idempotency record. Only for a queued row, once that transaction
+    commits, :func:`crm_bridge.broker.enqueue_delivery` is called (it never raises or hangs; the sweep covers a
+    lost hand-off). ``signals.submission_received`` is sent on commit for every stored row. Spam gets the same
+    answer as a real submission, so a bot learns nothing.
+    """
+    client = client or Client()
+
+    def work() -> Answer:
+        status = Submission.Status.SPAM if spam_reason else Submission.Status.QUEUED
+        sub = Submission.objects.create(
+            site=site,
+            kind=kind,
+            payload=payload,
+            status=status,
+            spam_reason=spam_reason,
+            page_url=payload.get("page_url", "")[:PAGE_URL_MAX],
+            origin=client.origin[:ORIGIN_MAX],
+            user_agent=client.user_agent[:USER_AGENT_MAX],
+        )
+        if status == Submission.Status.QUEUED:
+            # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.
+            transaction.on_commit(partial(broker.enqueue_delivery, str(sub.id)))
+        transaction.on_commit(partial(announce, sub))
+        return Answer(202, {"id": str(sub.id), "status": "queued"})
+
+    return once(site, idempotency, work)
+
+
+def add_hits(site: Site, counts: Mapping[int, int], *, idempotency: Idempotency | None = None) -> Answer:
+    """Add page views per pkid to the site's counters and answer ``202 {"accepted": total}``.
+
+    Each counter is bumped with one ``UPDATE … SET pending = pending + n``; a missing row is created, and if a
+    concurrent request created it first (unique (site, pkid)) the update is simply retried.
+    """
+
+    def work() -> Answer:
+        for pkid in sorted(counts):  # one lock order for every request, so two batches cannot deadlock
+            n = counts[pkid]
+            if HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n):
+                continue
+            try:
+                with transaction.atomic():  # a savepoint: losing the race must not abort the outer transaction
+                    HitCounter.objects.create(site=site, pkid=pkid, pending=n)
+            except IntegrityError:
+                # A concurrent request created the row first: add to it. If there is still no row, the error
+                # was about something else, and swallowing it would lose the count.
+                if not HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n):
+                    raise
+        return Answer(202, {"accepted": sum(counts.values())})
+
+    return once(site, idempotency, work)
