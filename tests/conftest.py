@@ -37,6 +37,8 @@ def _remove_run_dir():
     from django.conf import settings
 
     yield
+    if not hasattr(settings, "VAR_DIR"):  # tests/settings.py keeps its files in a temporary directory
+        return
     run_dir = Path(settings.VAR_DIR)
     if run_dir.parent.name == "test" and run_dir.name.startswith("run-"):
         shutil.rmtree(run_dir, ignore_errors=True)
