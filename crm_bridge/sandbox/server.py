@@ -10,6 +10,7 @@ closed with ``SO_LINGER`` 0, so the client sees the connection closed (or reset)
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import struct
 import threading
@@ -24,9 +25,10 @@ from crm_bridge.crm.spec import PATH_PREFIX
 
 from .faults import DROP_CONNECTION_KEY
 
-__all__ = ["SandboxServer", "make_server", "running"]
+__all__ = ["STOP_SIGNALS", "SandboxServer", "make_server", "running", "serve_until_signalled"]
 
 SANDBOX_URLCONF = "crm_bridge.sandbox.urls"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _QUERY = re.compile(r"^(\S+ [^?\s]*)\?\S*")
 
 
@@ -108,6 +110,31 @@ def make_server(host: str = "127.0.0.1", port: int = 8765) -> SandboxServer:
     server = SandboxServer((host, port), SandboxRequestHandler, ipv6=ipv6)
     server.set_app(SandboxWSGIHandler())
     return server
+
+
+def serve_until_signalled(server: Any, signals: tuple[int, ...] = STOP_SIGNALS) -> int | None:
+    """Serve ``server`` (any ``socketserver`` server) in this, the main, thread until one of ``signals`` arrives;
+    return that signal's number (``None`` if the server was shut down otherwise). The caller closes the server.
+
+    The handlers are installed explicitly because an inherited disposition cannot be trusted: a parent without a
+    terminal (``nohup``, ``make test &``, CI) starts its children with SIGINT ignored, and Python then never raises
+    ``KeyboardInterrupt``. The previous handlers are restored on return. The handler only asks for a shutdown from
+    another thread (``shutdown()`` waits for ``serve_forever`` to return, so it cannot run in the serving thread),
+    rather than raising into whatever the main thread is doing."""
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if not received:
+            received.append(signum)
+            threading.Thread(target=server.shutdown, name="stop-on-signal", daemon=True).start()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in signals}
+    try:
+        server.serve_forever()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return received[0] if received else None
 
 
 @contextmanager

@@ -78,14 +78,16 @@ def test_demo_runs_end_to_end_and_stops_on_ctrl_c(tmp_path):
             assert status == "queued" and time.monotonic() < deadline, status
             time.sleep(0.3)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        # Ctrl-C reaches the whole foreground group: the demo alone, which stops its children (each in its own group).
+        os.killpg(proc.pid, signal.SIGINT)
         try:
             code = proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert code == 0, "\n".join(lines[-30:])
-    assert any("demo stopped" in line for line in lines)
+    text = "\n".join(lines)
+    assert "demo: SIGINT received; stopping" in text and "demo stopped" in text, text[-3000:]
     # Nothing left listening.
     for p in (port, page_port):
         with socket.socket() as s:

@@ -1,5 +1,6 @@
 """Serve the sample company page from its own origin (another port), as a customer's site would be:
-a plain static page that knows nothing of Django and embeds the widget from the API's origin."""
+a plain static page that knows nothing of Django and embeds the widget from the API's origin.
+Serves until SIGINT or SIGTERM (whatever disposition those had when it started), then exits with status 0."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.template.loader import render_to_string
 
 from crm_bridge.models import Site
+from crm_bridge.sandbox.server import serve_until_signalled
 
 from .demo import DEMO_SITE_NAME
 
@@ -48,8 +50,6 @@ class Command(BaseCommand):
         server = ThreadingHTTPServer((host, port), Handler)
         self.stdout.write(f"sample company page on http://{host}:{port}/ (API at {api})")
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+            serve_until_signalled(server)
         finally:
             server.server_close()

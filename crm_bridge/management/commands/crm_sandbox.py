@@ -4,9 +4,10 @@
                                  [--no-migrate] [--reset]
 
 Migrates the sandbox's tables (unless ``--no-migrate``), seeds them (``--reset`` first wipes them back to
-the seeded state), prints the base URL to configure as ``CRM_BRIDGE["BASE_URL"]`` and serves until Ctrl-C
-with a threaded WSGI server. Binds 127.0.0.1 unless told otherwise. Credentials given on the command line
-replace ``settings.CRM_SANDBOX``'s for this process; they are never printed.
+the seeded state), prints the base URL to configure as ``CRM_BRIDGE["BASE_URL"]`` and serves with a threaded
+WSGI server until Ctrl-C or SIGTERM (whatever disposition those had when it started), then exits with status 0.
+Binds 127.0.0.1 unless told otherwise. Credentials given on the command line replace ``settings.CRM_SANDBOX``'s
+for this process; they are never printed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError('Add "crm_bridge.sandbox" to INSTALLED_APPS to run the sandbox.')
         # Imported late: the sandbox's models need the app registry, and the app may be absent.
         from crm_bridge.sandbox import control, credentials
-        from crm_bridge.sandbox.server import make_server
+        from crm_bridge.sandbox.server import make_server, serve_until_signalled
 
         if not options["no_migrate"]:
             call_command("migrate", "crm_sandbox", interactive=False, verbosity=0)
@@ -60,7 +61,8 @@ class Command(BaseCommand):
         self.stdout.write(f"CRM sandbox: {server.base_url}")
         self.stdout.write(f"Control API: {server.root_url}_sandbox/  (header X-Sandbox-Token)")
         self.stdout.write(
-            f"Accepting {len(accepted.tokens)} token(s) and {len(accepted.site_keys)} site key(s). Quit with CONTROL-C."
+            f"Accepting {len(accepted.tokens)} token(s) and {len(accepted.site_keys)} site key(s). "
+            "Quit with CONTROL-C (or SIGTERM)."
         )
         if leftover:
             self.stdout.write(
@@ -68,8 +70,7 @@ class Command(BaseCommand):
             )
         self.stdout.flush()
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            self.stdout.write("Stopped.")
+            serve_until_signalled(server)
         finally:
             server.server_close()
+        self.stdout.write("Stopped.")
