@@ -107,7 +107,7 @@ class Endpoint:
     """True for lookups: safe to retry synchronously and to call from the admin console freely."""
     entity: str | None = None
     """The doc's entity name for ``object``/``list`` replies (``Customer``, ``CustomerLinkMan`` …)."""
-    by_name: MappingProxyType = field(init=False, repr=False, compare=False)
+    by_name: MappingProxyType[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", MappingProxyType({p.name: p for p in self.params}))
