@@ -23,6 +23,7 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$CRM_BRIDGE_TEST_POSTGRES_URL" ] && [ -n "$$CRM_BRIDGE_TEST_REDIS_URL" ]; then \
 	  echo "== again on PostgreSQL and Redis =="; \
@@ -37,6 +38,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

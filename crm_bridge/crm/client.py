@@ -339,7 +339,7 @@ class CRMClient(EndpointGroups):
     def _sleep_time_seconds(self, attempt: int) -> float:
         """Exponential back-off from ``retry_backoff``, capped at ``retry_backoff_max``, jittered into
         [half, full] so synchronised clients spread out, never below ``retry_backoff`` (stripe-python)."""
-        base = min(self.config.retry_backoff * (2 ** (attempt - 1)), self.config.retry_backoff_max)
+        base = min(self.config.retry_backoff * (2.0 ** (attempt - 1)), self.config.retry_backoff_max)
         jittered = base * 0.5 * (1 + random.uniform(0, 1))
         return max(min(self.config.retry_backoff, self.config.retry_backoff_max), jittered)
 

@@ -23,7 +23,7 @@ Import-safe: no Django, no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -31,12 +31,17 @@ __all__ = [
     "DATETIME_FORMAT",
     "ENDPOINTS",
     "ERROR_CODES",
+    "FORMAT",
     "INT32_MAX",
     "INT32_MIN",
     "PATH_PREFIX",
+    "SITE_KEY",
+    "SITE_KEY_GROUPS",
+    "TOKEN",
     "Endpoint",
     "ErrorCode",
     "Param",
+    "common_params",
     "get_endpoint",
     "python_name",
 ]
@@ -102,7 +107,7 @@ class Endpoint:
     """True for lookups: safe to retry synchronously and to call from the admin console freely."""
     entity: str | None = None
     """The doc's entity name for ``object``/``list`` replies (``Customer``, ``CustomerLinkMan`` …)."""
-    by_name: MappingProxyType = field(init=False, repr=False, compare=False)
+    by_name: MappingProxyType[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", MappingProxyType({p.name: p for p in self.params}))
@@ -134,59 +139,73 @@ class Endpoint:
         return f"{PATH_PREFIX}{self.path}.ashx"
 
 
+#: The params the doc repeats at the head of all 39 tables, defined once here. ``token`` and ``siteKey`` are
+#: credentials (the client fills them in); ``format`` is the reply format, ``json`` (default) or ``xml``.
+TOKEN = Param("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌")
+FORMAT = Param(
+    "format", "string", required=False, doc_type="string", description="返回数据的格式(json或xml),默认为json格式"
+)
+SITE_KEY = Param("siteKey", "string", required=True, doc_type="String", description="站点密钥")
+
+#: The groups whose handlers authenticate with ``siteKey``; the doc still lists ``token`` there, as optional.
+SITE_KEY_GROUPS = frozenset({"ECommerce"})
+
+
+def common_params(group: str) -> tuple[Param, ...]:
+    """The params that open every handler's table in ``group``, in the doc's order: ``token``, ``format``; in
+    a :data:`SITE_KEY_GROUPS` group ``token`` is optional and the required ``siteKey`` follows ``format``."""
+    if group in SITE_KEY_GROUPS:
+        return (replace(TOKEN, required=False), FORMAT, SITE_KEY)
+    return (TOKEN, FORMAT)
+
+
+def _handler(
+    *,
+    path: str,
+    summary: str,
+    reply: ReplyKind,
+    params: tuple[Param, ...] = (),
+    read_only: bool = False,
+    entity: str | None = None,
+) -> Endpoint:
+    """An :class:`Endpoint` whose ``params`` are its group's :func:`common_params` followed by ``params``
+    (the handler's own, in the doc's order)."""
+    group = path.split("/", 1)[0]
+    return Endpoint(
+        path=path,
+        summary=summary,
+        reply=reply,
+        params=common_params(group) + params,
+        read_only=read_only,
+        entity=entity,
+    )
+
+
 P = Param
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint(
+    _handler(
         path="BaseType/GetBaseType",
         summary="根据par_id字典表",
         reply="list",
         entity="BaseType",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("par_id", "string", required=True, doc_type="String", description="标识"),
-        ),
+        params=(P("par_id", "string", required=True, doc_type="String", description="标识"),),
     ),
-    Endpoint(
+    _handler(
         path="ContactHistory/Get",
         summary="根据联系历史id获取联系历史记录",
         reply="object",
         entity="ContactHistory",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="历史记录id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="历史记录id"),),
     ),
-    Endpoint(
+    _handler(
         path="ContactHistory/Add",
         summary="添加联系记录",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("customer_id", "int32", required=True, doc_type="Int32", description="客户id"),
             P("type_id", "int32", required=True, doc_type="Int32", description="联系类别"),
             P("route_id", "int32", required=True, doc_type="Int32", description="联系方式"),
@@ -195,20 +214,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             P("content", "string", required=True, doc_type="String", description="备注"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="ContactPlan/SaveContactPlan",
         summary="执行联系计划",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("plan_id", "int32", required=True, doc_type="Int32", description="计划id"),
             P("customer_id", "int32", required=True, doc_type="Int32", description="客户id"),
             P(
@@ -237,54 +248,26 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="ContactPlan/GetContactPlan",
         summary="根据id获取客户联系计划信息",
         reply="object",
         entity="CustomerContactPlan",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="计划id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="计划id"),),
     ),
-    Endpoint(
+    _handler(
         path="ContactPlan/GetContactPlanCount",
         summary="获取客户联系计划数量",
         reply="count",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-        ),
     ),
-    Endpoint(
+    _handler(
         path="ContactPlan/InsertContactPlan",
         summary="新增联系计划",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("plan_id", "int32", required=True, doc_type="Int32", description="计划id"),
             P("title", "string", required=True, doc_type="String", description="标题"),
             P("customer_id", "int32", required=True, doc_type="Int32", description="客户ID"),
@@ -313,122 +296,54 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Contract/SampleGiftAuditById",
         summary="商务-合同订单-根据id审核样品赠品订单",
         reply="count",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("orderID", "string", required=True, doc_type="String", description="订单单号"),
-        ),
+        params=(P("orderID", "string", required=True, doc_type="String", description="订单单号"),),
     ),
-    Endpoint(
+    _handler(
         path="Contract/SampleGiftUnAuditById",
         summary="商务-合同订单-根据id反审核样品赠品订单",
         reply="count",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("orderID", "string", required=True, doc_type="String", description="订单单号"),
-        ),
+        params=(P("orderID", "string", required=True, doc_type="String", description="订单单号"),),
     ),
-    Endpoint(
+    _handler(
         path="Contract/ContractAudit",
         summary="根据id审核合同订单",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="合同订单id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="合同订单id"),),
     ),
-    Endpoint(
+    _handler(
         path="Contract/ContractUnAudit",
         summary="根据id反审核合同订单",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="合同订单id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="合同订单id"),),
     ),
-    Endpoint(
+    _handler(
         path="Contract/StopContract",
         summary="根据id终止合同",
         reply="status",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="合同id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="合同id"),),
     ),
-    Endpoint(
+    _handler(
         path="Customer/CancelShare",
         summary="取消共享",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("strIds", "string", required=True, doc_type="String", description="客户Id"),
-        ),
+        params=(P("strIds", "string", required=True, doc_type="String", description="客户Id"),),
     ),
-    Endpoint(
+    _handler(
         path="Customer/RemoveCollection",
         summary="取消收藏",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("userId", "int32", required=True, doc_type="Int32", description="用户id"),
             P(
                 "custIdString",
@@ -439,39 +354,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/SetCustIdentity",
         summary="设置客户收藏标识",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("identityId", "int32", required=True, doc_type="Int32", description="收藏标识id"),
             P("custId", "int32", required=True, doc_type="Int32", description="客户id"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/GetAllList",
         summary="获取客户信息",
         reply="list",
         entity="Customer",
         read_only=True,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("pageIndex", "int32", required=True, doc_type="Int32", description="指定当前的页码"),
             P(
                 "pageSize",
@@ -482,20 +381,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/AddCallHistory",
         summary="新增通话历史记录",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("callState", "int32", required=True, doc_type="Int32", description="通话状态:1 已接 ,0 未接"),
             P("tel", "string", required=True, doc_type="String", description="通话号码"),
             P("userID", "int32", required=True, doc_type="Int32", description="用户ID"),
@@ -509,55 +400,29 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             P("userName", "string", required=True, doc_type="String", description="用户名称"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/IMSLock",
         summary="锁定IMS号码",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("userID", "int32", required=True, doc_type="Int32", description="用户ID"),
             P("ims", "string", required=True, doc_type="String", description="计费号码"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/UnIMSLock",
         summary="解除IMS号码锁定",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("ims", "string", required=True, doc_type="String", description="计费号码"),
-        ),
+        params=(P("ims", "string", required=True, doc_type="String", description="计费号码"),),
     ),
-    Endpoint(
+    _handler(
         path="Customer/InsertSms",
         summary="发送模板短信",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("senderID", "int32", required=True, doc_type="Int32", description="发信人"),
             P("mobilePhone", "string", required=True, doc_type="String", description="手机号码"),
             P("receiveName", "string", required=False, doc_type="String", description="收信人"),
@@ -580,20 +445,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             P("remark", "string", required=False, doc_type="String", description="备注"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/UpdateCallHistory",
         summary="更新通话历史记录",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("sCallNumber", "string", required=True, doc_type="String", description="通话号码"),
             P("dCallTime", "datetime", required=True, doc_type="DateTime", description="通话开始时间"),
             P("bCallState", "int32", required=True, doc_type="Int32", description="通话状态:1 已接 ,0 未接"),
@@ -606,56 +463,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             P("addUserName", "string", required=True, doc_type="String", description="当前操作人姓名"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/NameIsRepeat",
         summary="判断新添加的客户是否重名",
         reply="bool",
         read_only=True,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("sName", "string", required=True, doc_type="String", description="客户名称"),
             P("id", "int32", required=True, doc_type="Int32", description="客户id"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/Get",
         summary="根据id获取客户信息",
         reply="object",
         entity="Customer",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="客户id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="客户id"),),
     ),
-    Endpoint(
+    _handler(
         path="Customer/Update",
         summary="保存客户信息",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P(
                 "tran",
                 "transaction",
@@ -672,89 +503,43 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="Customer/Save",
         summary="保存客户信息",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("json", "json", required=True, doc_type="String", description="客户json字符串"),
-        ),
+        params=(P("json", "json", required=True, doc_type="String", description="客户json字符串"),),
     ),
-    Endpoint(
+    _handler(
         path="Customer/TelIsRepeat",
         summary="判断电话是否重复",
         reply="bool",
         read_only=True,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P("tel", "string", required=True, doc_type="String", description="电话号码"),
             P("id", "int32", required=True, doc_type="Int32", description="客户id"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="CustomerSign/GetClientSignDefault",
         summary="获取默认的客户标识",
         reply="int",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-        ),
     ),
-    Endpoint(
+    _handler(
         path="CustomerSign/GetCustTypeBdefault",
         summary="获取默认的客户标识",
         reply="list",
         entity="CRM_Cust_T_CustKind",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-        ),
     ),
-    Endpoint(
+    _handler(
         path="CustomerType/GetTypeList",
         summary="获取客户类型列表",
         reply="list",
         entity="CustomerType",
         read_only=True,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P(
                 "parent_id",
                 "int32",
@@ -764,130 +549,64 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="ECommerce/UpdateBaseInfoHit",
         summary="获取系统全部基础信息",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=False, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("siteKey", "string", required=True, doc_type="String", description="站点密钥"),
             P("pkid", "int32", required=True, doc_type="Int32", description="id"),
             P("addHit", "int32", required=True, doc_type="Int32", description=""),
         ),
     ),
-    Endpoint(
+    _handler(
         path="ECommerce/AddMessageBoard",
         summary="添加留言反馈",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=False, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("siteKey", "string", required=True, doc_type="String", description="站点密钥"),
             P("custID", "int32", required=True, doc_type="Int32", description="客户id"),
             P("content", "string", required=True, doc_type="String", description="留言内容"),
             P("contact", "string", required=False, doc_type="String", description="联系人"),
         ),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/GetList",
         summary="根据客户id获取联系人列表",
         reply="list",
         entity="LinkMan",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("custId", "int32", required=True, doc_type="Int32", description="客户id"),
-        ),
+        params=(P("custId", "int32", required=True, doc_type="Int32", description="客户id"),),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/CancelMainMan",
         summary="根据联系人id取消主要联系人标识",
         reply="count",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="联系人id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="联系人id"),),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/GetLinkManList",
         summary="获取客户联系人列表",
         reply="list",
         entity="CustomerLinkMan",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("cust_id", "int32", required=True, doc_type="Int32", description="客户id"),
-        ),
+        params=(P("cust_id", "int32", required=True, doc_type="Int32", description="客户id"),),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/GetLinkMan",
         summary="根据id获取客户联系人信息",
         reply="object",
         entity="CustomerLinkMan",
         read_only=True,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="联系人id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="联系人id"),),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/SaveLinkMan",
         summary="更新联系人",
         reply="count",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P(
                 "tran",
                 "transaction",
@@ -904,20 +623,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/InsertLinkMan",
         summary="新增联系人",
         reply="bool",
         read_only=False,
         params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
             P(
                 "tran",
                 "transaction",
@@ -934,39 +645,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
     ),
-    Endpoint(
+    _handler(
         path="LinkMan/DeleteLinkMan",
         summary="删除联系人",
         reply="count",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("id", "int32", required=True, doc_type="Int32", description="联系人id"),
-        ),
+        params=(P("id", "int32", required=True, doc_type="Int32", description="联系人id"),),
     ),
-    Endpoint(
+    _handler(
         path="Sale/SetPublicCust",
         summary="根据客户ID转公共客户",
         reply="bool",
         read_only=False,
-        params=(
-            P("token", "string", required=True, doc_type="string", description="当前登录用户访问令牌"),
-            P(
-                "format",
-                "string",
-                required=False,
-                doc_type="string",
-                description="返回数据的格式(json或xml),默认为json格式",
-            ),
-            P("pkidList", "string", required=True, doc_type="String", description="客户ID"),
-        ),
+        params=(P("pkidList", "string", required=True, doc_type="String", description="客户ID"),),
     ),
 )
 

@@ -8,9 +8,10 @@ validate them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from .credentials import fingerprint
@@ -29,8 +30,13 @@ from .models import (
     Sms,
 )
 
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Model]  # generic only in django-stubs; Django's class takes no parameters
+else:
+    _ModelAdmin = admin.ModelAdmin
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(_ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

@@ -1,8 +1,10 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _seed_after_migrate(sender: AppConfig, using: str, **kwargs) -> None:
+def _seed_after_migrate(sender: AppConfig, using: str, **kwargs: Any) -> None:
     """Seed the sandbox tenant once its tables exist, as contenttypes creates its rows: a mounted sandbox
     is ready to answer after ``migrate``. Idempotent; skipped when the tables are gone (``migrate … zero``)."""
     from django.db import connections

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from . import credentials, faults
 from .credentials import digest, fingerprint
@@ -129,7 +129,7 @@ def request_log(path: str | None = None) -> list[RequestLog]:
     return list(_log_queryset(path))
 
 
-def _log_queryset(path: str | None):
+def _log_queryset(path: str | None) -> QuerySet[RequestLog]:
     queryset = RequestLog.objects.order_by("id")
     return queryset if path is None else queryset.filter(endpoint=faults.normalize_pattern(path))
 

@@ -58,7 +58,7 @@ __all__ = [
 
 logger = logging.getLogger("crm_bridge.sandbox")
 
-DEFAULT_DELAYS = {Fault.Kind.SLOW: 1.0, Fault.Kind.HANG: 30.0}
+DEFAULT_DELAYS: dict[str, float] = {Fault.Kind.SLOW: 1.0, Fault.Kind.HANG: 30.0}
 MAX_DELAY = 120.0
 #: The WSGI environ key under which the sandbox's own server offers "drop this connection".
 DROP_CONNECTION_KEY = "crm_sandbox.drop_connection"
@@ -221,6 +221,8 @@ def reply_for(
     if kind == Fault.Kind.DOWN:
         return render.error(SandboxError(UNAVAILABLE), request_path, fmt)
     if kind == Fault.Kind.ERROR:
+        if fault.error_code is None:  # inject_fault refuses this; only a row written past it can get here
+            raise ValueError(f"fault {fault.pk}: kind 'error' without an error_code")
         return render.error(SandboxError(fault.error_code), request_path, fmt)
     if kind == Fault.Kind.REJECT:
         return render.success(False, fmt)

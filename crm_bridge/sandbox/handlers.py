@@ -2,7 +2,7 @@
 the ``value`` of the reply, or raises :class:`~crm_bridge.sandbox.errors.SandboxError`.
 
 Handlers run inside one transaction each (the view opens it): a handler that raises leaves no trace.
-They never see a credential; the ECommerce pair gets the siteKey's digest as ``call.site``.
+They never see a credential; the ECommerce pair gets the siteKey's digest as ``call.site_digest``.
 
 Families of look-alike endpoints are table-driven rather than copied: get-by-id (20101 when unknown),
 state transitions (contracts, sample/gift orders; the reply kind in the spec decides whether the answer is a
@@ -119,7 +119,7 @@ _GET_BY_ID: dict[str, type[WireModel]] = {
 
 def _get_by_id(model: type[WireModel]) -> Handler:
     def get(call: Call) -> dict[str, Any]:
-        obj = model.objects.filter(pk=call["id"]).first()
+        obj = model._default_manager.filter(pk=call["id"]).first()
         if obj is None:
             raise SandboxError(NOT_FOUND)
         return to_wire(obj)
@@ -149,7 +149,7 @@ def _transition(path: str) -> Handler:
     model, param, lookup, state, old, new = _TRANSITIONS[path]
 
     def move(call: Call) -> bool | int:
-        changed = model.objects.filter(**{lookup: call[param], state: old}).update(**{state: new})
+        changed = model._default_manager.filter(**{lookup: call[param], state: old}).update(**{state: new})
         return _reply_for_changes(call.endpoint, changed)
 
     move.__doc__ = f"Move {model.__name__} ``{param}`` from {old!r} to {new!r}; reply by rows changed."
@@ -494,7 +494,7 @@ def add_message(call: Call) -> bool:
     """Store a message-board post for this site (``custID`` is not checked: sites post anonymous visitors'
     messages under a configured default customer)."""
     Message.objects.create(
-        site=call.site,
+        site=call.site_digest,
         cust_id=call["custID"],
         content=call["content"],
         contact=call.get("contact", ""),
@@ -509,12 +509,13 @@ def add_hits(call: Call) -> bool:
     pkid, add = call["pkid"], call["addHit"]
     if add < 0:
         raise SandboxError.invalid("addHit")
-    counter = Hit.objects.filter(site=call.site, pkid=pkid)
+    site = call.site_digest
+    counter = Hit.objects.filter(site=site, pkid=pkid)
     if counter.update(hits=F("hits") + add):
         return True
     try:
         with transaction.atomic():
-            Hit.objects.create(site=call.site, pkid=pkid, hits=add)
+            Hit.objects.create(site=site, pkid=pkid, hits=add)
     except IntegrityError:  # another request created the counter first
         counter.update(hits=F("hits") + add)
     return True

@@ -13,7 +13,7 @@ Credentials are never stored: site-scoped rows keep a keyed digest of the siteKe
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from django.db import models
 
@@ -43,6 +43,8 @@ class WireModel(models.Model):
 
     WIRE: ClassVar[tuple[WireField, ...]] = ()
     KEEPS_EXTRAS: ClassVar[bool] = False
+    extra: dict[str, Any]
+    """Declared here for the type checker; only the ``KEEPS_EXTRAS`` models have it (a ``JSONField``)."""
 
     class Meta:
         abstract = True
@@ -95,7 +97,7 @@ class Customer(WireModel):
     def __str__(self) -> str:
         return f"{self.id} {self.s_name}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.refresh_keys()
         super().save(*args, **kwargs)
 
@@ -498,7 +500,7 @@ class Fault(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}/{self.phase} on {self.endpoint}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """A JSON-able description (the HTTP control API's representation)."""
         return {
             "id": self.id,

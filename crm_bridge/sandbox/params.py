@@ -51,6 +51,14 @@ class Call:
     site: str | None = None
     """For the siteKey-authenticated handlers: the siteKey's digest (never the key)."""
 
+    @property
+    def site_digest(self) -> str:
+        """:attr:`site`, for a handler only siteKey-authenticated calls reach. ``RuntimeError`` on a
+        token-authenticated call: a handler registered on the wrong endpoint, never the caller's fault."""
+        if self.site is None:
+            raise RuntimeError(f"{self.endpoint.path} is not siteKey-authenticated: the call has no site")
+        return self.site
+
     def __getitem__(self, name: str) -> Any:
         return self.args[name]
 

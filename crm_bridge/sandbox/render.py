@@ -29,7 +29,7 @@ from django.http import HttpResponse
 
 from .errors import SandboxError
 
-__all__ = ["CONTENT_TYPES", "error", "error_body", "success", "success_body", "xml_element"]
+__all__ = ["CONTENT_TYPES", "ErrorResponse", "error", "error_body", "success", "success_body", "xml_element"]
 
 CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "application/xml; charset=utf-8"}
 _XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -91,10 +91,16 @@ def success(value: Any, fmt: str) -> HttpResponse:
     return HttpResponse(success_body(value, fmt), content_type=CONTENT_TYPES[fmt])
 
 
-def error(err: SandboxError, request_path: str, fmt: str) -> HttpResponse:
+class ErrorResponse(HttpResponse):
+    """An error reply; :attr:`crm_error_code` is the ``error_code`` it carries (for the request log)."""
+
+    crm_error_code: int
+
+
+def error(err: SandboxError, request_path: str, fmt: str) -> ErrorResponse:
     """The error reply for ``err`` (its table HTTP status), naming ``request_path`` (never a query string:
     that is where a GET caller's token travels)."""
-    response = HttpResponse(error_body(err, request_path, fmt), content_type=CONTENT_TYPES[fmt])
+    response = ErrorResponse(error_body(err, request_path, fmt), content_type=CONTENT_TYPES[fmt])
     response.status_code = err.http_status
-    response.crm_error_code = err.code  # for the request log
+    response.crm_error_code = err.code
     return response

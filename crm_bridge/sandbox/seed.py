@@ -8,6 +8,7 @@ same (the next new customer is id 6). The ids are listed in README.md; tests rel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -65,7 +66,7 @@ def _customers() -> list[Customer]:
     return customers
 
 
-def _rows() -> list[list[models.Model]]:
+def _rows() -> list[Sequence[models.Model]]:
     """Every seed row, grouped by model in insertion order (parents first)."""
     return [
         _customers(),
@@ -173,7 +174,7 @@ def seed(using: str = DEFAULT_DB_ALIAS) -> None:
     """Insert the seed rows that are missing (existing rows are left as they are)."""
     with transaction.atomic(using=using):
         for group in _rows():
-            type(group[0]).objects.using(using).bulk_create(group, ignore_conflicts=True)
+            type(group[0])._default_manager.using(using).bulk_create(group, ignore_conflicts=True)
         # Explicit ids do not advance PostgreSQL's sequences (SQLite's do); move them past the seeds.
         connection = connections[using]
         with connection.cursor() as cursor:

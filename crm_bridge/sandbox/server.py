@@ -16,7 +16,8 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from io import BytesIO
+from typing import Any, cast
 
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
@@ -67,18 +68,21 @@ class SandboxRequestHandler(WSGIRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.wfile = _DroppableWriter(self.wfile)
+        self._writer = _DroppableWriter(self.wfile)
+        # Typed as the BytesIO it wraps: it forwards everything but write().
+        self.wfile = cast(BytesIO, self._writer)
 
     def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
+        environ: dict[str, Any] = super().get_environ()
         environ[DROP_CONNECTION_KEY] = self._drop_connection
         return environ
 
     def _drop_connection(self) -> None:
-        self.wfile.dropped = True
+        self._writer.dropped = True
         self.close_connection = True
-        # Linger 0: closing sends RST instead of waiting to deliver anything still buffered.
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Linger 0: closing sends RST instead of waiting to deliver anything still buffered. (``connection``
+        # is the client socket; django-stubs types it as a WSGIRequest.)
+        cast(socket.socket, self.connection).setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class SandboxServer(ThreadedWSGIServer):
@@ -95,13 +99,15 @@ class SandboxServer(ThreadedWSGIServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/{PATH_PREFIX}"
+        return f"{self.root_url}{PATH_PREFIX}"
 
     @property
     def root_url(self) -> str:
+        """``http://host:port/``; an IPv6 host in brackets (``http://[::1]:8765/``), as URLs need it."""
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        if isinstance(host, bytes):  # only for AF_UNIX-style families; this server is AF_INET or AF_INET6
+            host = host.decode()
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8765) -> SandboxServer:

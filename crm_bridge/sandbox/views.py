@@ -87,7 +87,7 @@ def _log(
         method=request.method or "",
         params=_loggable(raw),
         http_status=response.status_code,
-        error_code=getattr(response, "crm_error_code", None),
+        error_code=response.crm_error_code if isinstance(response, render.ErrorResponse) else None,
         fault_kind=fault.kind if fault else "",
         fault_phase=fault.phase if fault else "",
         duration_ms=round((time.monotonic() - t0) * 1000),

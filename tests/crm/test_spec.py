@@ -40,7 +40,8 @@ def doc_blocks(text: str) -> list[dict]:
     return blocks
 
 
-def parse_params(body: list[str]) -> list[tuple[str, bool, str]]:
+def parse_params(body: list[str]) -> list[tuple[str, bool, str, str]]:
+    """The parameter table as (name, required, type as written, description) rows."""
     start = body.index("参数名是否必须类型说明") + 1
     end = next(i for i, line in enumerate(body) if line.startswith("Json返回结果"))
     rows = []
@@ -48,12 +49,13 @@ def parse_params(body: list[str]) -> list[tuple[str, bool, str]]:
         if not line:
             continue
         if line.startswith("format") and not ROW.match(line):
-            rows.append(("format", False, "string"))
+            rows.append(("format", False, "string", line.removeprefix("formatstring")))
             continue
         m = ROW.match(line)
         assert m, f"unreadable parameter row: {line!r}"
         doc_type = next(t for t in DOC_TYPES if m.group("rest").startswith(t))
-        rows.append((m.group("name"), m.group("req") == "True", doc_type))
+        description = m.group("rest").removeprefix(doc_type)
+        rows.append((m.group("name"), m.group("req") == "True", doc_type, description))
     return rows
 
 
@@ -77,10 +79,11 @@ def test_summaries_verbatim(blocks):
     assert {b["path"]: b["summary"] for b in blocks} == {e.path: e.summary for e in spec.ENDPOINTS}
 
 
-def test_params_names_required_and_types(blocks):
+def test_params_names_required_types_and_descriptions(blocks):
     for block in blocks:
         endpoint = spec.get_endpoint(block["path"])
-        assert parse_params(block["body"]) == [(p.name, p.required, p.doc_type) for p in endpoint.params], block["path"]
+        expected = [(p.name, p.required, p.doc_type, p.description) for p in endpoint.params]
+        assert parse_params(block["body"]) == expected, block["path"]
 
 
 @pytest.mark.parametrize(
@@ -176,3 +179,15 @@ def test_error_table_is_consistent():
         "invalid_param",
         "internal",
     }
+
+
+def test_every_table_opens_with_its_groups_common_params():
+    for endpoint in spec.ENDPOINTS:
+        common = spec.common_params(endpoint.group)
+        assert endpoint.params[: len(common)] == common, endpoint.path
+        assert not {p.name for p in endpoint.params[len(common) :]} & {"token", "siteKey", "format"}, endpoint.path
+    assert spec.common_params("ECommerce") == (
+        spec.Param("token", "string", required=False, doc_type="string", description="当前登录用户访问令牌"),
+        spec.FORMAT,
+        spec.SITE_KEY,
+    )
