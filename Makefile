@@ -18,13 +18,17 @@ install: $(STAMP)
 demo: install
 	DEBUG=1 $(BIN)/python manage.py demo
 
-## Lint, then the whole test suite; then, when CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL
+## Lint and type-check, then the whole test suite on the demo site's settings, then the app's in-process
+## suites on tests/settings.py alone; then, when CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL
 ## are set (.ci/run sets them), the database- and broker-sensitive tests again on PostgreSQL and Redis.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "== the reusable app on its own minimal settings (tests/settings.py) =="
+	$(BIN)/python -m pytest --ds tests.settings tests/api tests/admin tests/crm tests/delivery \
+	  -m "not worker and not browser" -q $(PYTEST_ARGS)
 	@if [ -n "$$CRM_BRIDGE_TEST_POSTGRES_URL" ] && [ -n "$$CRM_BRIDGE_TEST_REDIS_URL" ]; then \
 	  echo "== again on PostgreSQL and Redis =="; \
 	  DATABASE_URL="$$CRM_BRIDGE_TEST_POSTGRES_URL" \
