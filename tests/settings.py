@@ -8,7 +8,7 @@ Like django-cors-headers' own tests/settings.py: only what crm_bridge needs to r
 import tempfile
 from pathlib import Path
 
-SECRET_KEY = "tests-only"  # noqa: S105
+SECRET_KEY = "tests-only"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 USE_TZ = True

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
+from ..crm.spec import INT32_MAX
 from ..models import Site
 from .validators import clean_text, normalize_cn_phone
 
@@ -34,7 +35,6 @@ __all__ = [
 
 #: The field the widget renders invisibly; a person leaves it empty, a form-filling bot does not.
 HONEYPOT_FIELD = "website"
-INT32_MAX = 2**31 - 1
 
 
 class TextField(serializers.CharField):
