@@ -10,7 +10,8 @@ False
 True
 
 Modules: ``spec`` (the 39 endpoints as data), ``codec`` (params in, replies out), ``client`` (HTTP),
-``endpoints`` (typed methods, generated from the spec by ``codegen``), ``errors`` (one hierarchy, one map).
+``endpoints`` (typed methods, generated from the spec by ``tools/codegen.py``), ``naming`` (their Python names),
+``errors`` (one hierarchy, one map).
 """
 
 from .client import ClientConfig, CRMClient, CRMReply

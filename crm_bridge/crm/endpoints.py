@@ -1,7 +1,8 @@
-"""Typed methods for every CRM endpoint. GENERATED from ``spec.ENDPOINTS`` by ``python -m crm_bridge.crm.codegen``.
+# File generated from crm_bridge/crm/spec.py (ENDPOINTS) by tools/codegen.py. DO NOT EDIT.
+# Change the spec or the generator, then run `python -m tools.codegen` from the repository's root.
+"""Typed methods for every CRM endpoint, one class per group (generated: see the lines above).
 
-Do not edit by hand: change the spec (or the generator) and regenerate. ``tests/crm/test_codegen.py`` fails when
-this file differs from the generator's output.
+``tests/crm/test_codegen.py`` fails when this file differs from the generator's output.
 
 Every method takes keyword-only params named like the wire names in snake_case (``sName`` → ``s_name``); an
 optional param left as ``None`` is not sent. Each method is one ``client.call("Group/Name", {wire names})``, so

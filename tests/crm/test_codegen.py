@@ -1,18 +1,24 @@
-"""The generated typed methods (endpoints.py) against the spec and the generator."""
+"""The generated typed methods (``crm_bridge/crm/endpoints.py``) against the spec and the generator
+(``tools/codegen.py``, a development tool outside the package)."""
 
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 import typing
 from collections.abc import Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crm_bridge.crm import CRMClient, codegen, endpoints, spec
+from crm_bridge.crm import CRMClient, endpoints, naming, spec
+from tools import codegen
+
+REPO = Path(__file__).resolve().parents[2]
 
 ANNOTATION = {
     "string": str,
@@ -67,15 +73,42 @@ def method_for(client: CRMClient, endpoint: spec.Endpoint):
 def test_committed_file_is_the_generators_output():
     pytest.importorskip("ruff")
     committed = codegen.TARGET.read_text(encoding="utf-8")
-    assert committed == codegen.generate(), "endpoints.py is stale: run `python -m crm_bridge.crm.codegen`"
+    assert committed == codegen.generate(), "endpoints.py is stale: run `python -m tools.codegen`"
 
 
-def test_check_mode_passes_on_the_committed_file():
+def test_generated_file_says_so_at_its_top():
+    first = Path(endpoints.__file__).read_text(encoding="utf-8").splitlines()[:2]
+    assert first == [
+        "# File generated from crm_bridge/crm/spec.py (ENDPOINTS) by tools/codegen.py. DO NOT EDIT.",
+        "# Change the spec or the generator, then run `python -m tools.codegen` from the repository's root.",
+    ]
+    assert Path(endpoints.__file__).resolve() == codegen.TARGET
+
+
+@pytest.mark.parametrize("argv", [["-m", "tools.codegen"], ["tools/codegen.py"]], ids=["module", "script"])
+def test_check_mode_passes_on_the_committed_file(argv):
     pytest.importorskip("ruff")
-    done = subprocess.run(
-        [sys.executable, "-m", "crm_bridge.crm.codegen", "--check"], capture_output=True, text=True, timeout=120
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the script finds the repository itself
+    if argv[0] == "-m":
+        env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(  # noqa: S603 (our interpreter, fixed arguments)
+        [sys.executable, *argv, "--check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_check_mode_fails_on_a_stale_file(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ruff")
+    stale = tmp_path / "endpoints.py"
+    stale.write_text(codegen.TARGET.read_text(encoding="utf-8").replace("DO NOT EDIT", "edited"), encoding="utf-8")
+    monkeypatch.setattr(codegen, "TARGET", stale)
+    assert codegen.main(["--check"]) == 1
+    assert "stale: run python -m tools.codegen" in capsys.readouterr().err
+
+
+def test_the_package_does_not_ship_the_generator():
+    assert not (REPO / "crm_bridge" / "crm" / "codegen.py").exists()
+    assert codegen.method_params is naming.method_params  # one naming rule for the generator and the CLI
 
 
 def test_group_attributes(client):

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from crm_bridge.connection import get_client
 from crm_bridge.crm import ENDPOINTS, CRMError, get_endpoint
 from crm_bridge.crm.codec import from_text
-from crm_bridge.crm.codegen import group_attribute, method_params
+from crm_bridge.crm.naming import group_attribute, method_params
 from crm_bridge.crm.spec import Endpoint
 
 logger = logging.getLogger("crm_bridge.crm")

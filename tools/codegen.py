@@ -1,9 +1,11 @@
-"""Generate ``endpoints.py`` (the client's typed methods) from ``spec.ENDPOINTS``.
+"""Generate ``crm_bridge/crm/endpoints.py`` (the client's typed methods) from ``crm_bridge/crm/spec.py``.
 
-    python -m crm_bridge.crm.codegen           # rewrite crm_bridge/crm/endpoints.py
-    python -m crm_bridge.crm.codegen --check   # exit 1 if the committed file is stale
+    python -m tools.codegen           # rewrite crm_bridge/crm/endpoints.py (from the repository's root)
+    python -m tools.codegen --check   # exit 1 if the committed file is stale
+    python tools/codegen.py [--check] # the same, as a script
 
-One class per group (``CustomerAPI`` …), one keyword-only method per endpoint, named by ``spec.python_name``;
+A development tool of this repository, not part of the installed package (it needs ruff, a dev extra). One
+class per group (``CustomerAPI`` …), one keyword-only method per endpoint, named by ``spec.python_name``;
 each method is a single ``self._client.call("Group/Name", {wire: python, …})``. The output is committed (so
 readers, IDEs and type checkers see real code, as botocore's docs do) and formatted with ruff, which this
 generator runs; ``tests/crm/test_codegen.py`` checks the committed file is exactly what it produces.
@@ -12,18 +14,25 @@ generator runs; ``tests/crm/test_codegen.py`` checks the committed file is exact
 from __future__ import annotations
 
 import argparse
-import keyword
 import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from .spec import ENDPOINTS, Endpoint, Param
+REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script (python tools/codegen.py): make crm_bridge importable
+    sys.path.insert(0, str(REPO))
 
-__all__ = ["TARGET", "generate", "group_attribute", "group_class_name", "method_params", "render"]
+# The naming rules live in the package: the shipped `manage.py crm describe` needs them too.
+from crm_bridge.crm.naming import group_attribute, group_class_name, method_params  # noqa: E402
+from crm_bridge.crm.spec import ENDPOINTS, Endpoint  # noqa: E402
 
-TARGET = Path(__file__).with_name("endpoints.py")
+__all__ = ["COMMAND", "TARGET", "generate", "group_attribute", "group_class_name", "method_params", "render"]
+
+TARGET = REPO / "crm_bridge" / "crm" / "endpoints.py"
+#: How to regenerate, as written into the generated file and the stale-file messages.
+COMMAND = "python -m tools.codegen"
 
 _ANNOTATIONS = {
     "string": "str",
@@ -39,32 +48,6 @@ _RETURNS = {
     "object": "dict[str, Any]",
     "list": "list[dict[str, Any]]",
 }
-
-
-def group_attribute(group: str) -> str:
-    """The client attribute for a group: ``CustomerSign`` → ``customersign``."""
-    return group.lower()
-
-
-def group_class_name(group: str) -> str:
-    """The class for a group: ``CustomerSign`` → ``CustomerSignAPI``."""
-    return f"{group}API"
-
-
-def method_params(endpoint: Endpoint) -> list[tuple[str, Param]]:
-    """``(python keyword, param)`` for the caller's inputs, in the doc's order. A name that is a Python
-    keyword gets a trailing underscore; two params mapping to one name is an error (the spec must change)."""
-    result: list[tuple[str, Param]] = []
-    seen: dict[str, str] = {}
-    for param in endpoint.inputs:
-        name = param.python_name
-        if keyword.iskeyword(name) or name == "self":
-            name += "_"
-        if name in seen:
-            raise ValueError(f"{endpoint.path}: params {seen[name]!r} and {param.name!r} both map to {name!r}")
-        seen[name] = param.name
-        result.append((name, param))
-    return result
 
 
 def _groups() -> dict[str, list[Endpoint]]:
@@ -173,10 +156,11 @@ def _class(group: str, endpoints: Iterable[Endpoint]) -> list[str]:
 
 
 _HEADER = '''\
-"""Typed methods for every CRM endpoint. GENERATED from ``spec.ENDPOINTS`` by ``python -m crm_bridge.crm.codegen``.
+# File generated from crm_bridge/crm/spec.py (ENDPOINTS) by tools/codegen.py. DO NOT EDIT.
+# Change the spec or the generator, then run `{COMMAND}` from the repository's root.
+"""Typed methods for every CRM endpoint, one class per group (generated: see the lines above).
 
-Do not edit by hand: change the spec (or the generator) and regenerate. ``tests/crm/test_codegen.py`` fails when
-this file differs from the generator's output.
+``tests/crm/test_codegen.py`` fails when this file differs from the generator's output.
 
 Every method takes keyword-only params named like the wire names in snake_case (``sName`` → ``s_name``); an
 optional param left as ``None`` is not sent. Each method is one ``client.call("Group/Name", {wire names})``, so
@@ -188,7 +172,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
-'''
+'''.replace("{COMMAND}", COMMAND)
 
 _BASE = '''\
 class _Caller(Protocol):
@@ -263,14 +247,14 @@ def generate() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crm_bridge.crm.codegen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if endpoints.py is not up to date")
     args = parser.parse_args(argv)
     source = generate()
     current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
     if args.check:
         if current != source:
-            print(f"{TARGET} is stale: run python -m crm_bridge.crm.codegen", file=sys.stderr)
+            print(f"{TARGET} is stale: run {COMMAND}", file=sys.stderr)
             return 1
         return 0
     if current != source:
