@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .origins import normalise_origin, origin_key
+
 __all__ = [
     "Circuit",
     "DeliveryAttempt",
@@ -96,16 +98,12 @@ class Site(models.Model):
 
     def origin_allowed(self, origin: str | None) -> bool:
         """True when ``origin`` (an ``Origin`` header) is on this site's allow-list; both sides are compared in
-        the canonical form of :func:`crm_bridge.intake.origins.origin_key` (case, IDNA, default port, slash)."""
-        from .intake.origins import origin_key  # models must not import intake at module level
-
+        the canonical form of :func:`crm_bridge.origins.origin_key` (case, IDNA, default port, slash)."""
         wanted = origin_key(origin)
         return wanted is not None and any(origin_key(o) == wanted for o in self.allowed_origins or ())
 
     def clean(self) -> None:
-        """Store the allow-list as browsers send origins (one rule: :mod:`crm_bridge.intake.origins`)."""
-        from .intake.origins import normalise_origin
-
+        """Store the allow-list as browsers send origins (one rule: :mod:`crm_bridge.origins`)."""
         super().clean()
         if not isinstance(self.allowed_origins, list):
             raise ValidationError({"allowed_origins": _('A list of origins, e.g. ["https://www.example.com"].')})

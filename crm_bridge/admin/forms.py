@@ -19,8 +19,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
-from ..intake.origins import normalise_origin
 from ..models import Site, default_features
+from ..origins import normalise_origin
 
 __all__ = [
     "FEATURE_CHOICES",

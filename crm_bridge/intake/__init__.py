@@ -5,11 +5,10 @@ One module per concern, in the order a request meets them:
 
 * :mod:`.api` — the widget API's views (``widget/v1/…``), their gates and answers;
 * :mod:`.parsers` — JSON bodies only, size-capped; :mod:`.throttling` — per-IP and per-site rate limits;
-* :mod:`.cors` — CORS grants per site allow-list; :mod:`.origins` — the one rule for writing and comparing origins;
+* :mod:`.cors` — CORS grants per site allow-list (origins compared by :mod:`crm_bridge.origins`, the one rule);
 * :mod:`.sites` — which site a public key names; :mod:`.serializers` and :mod:`.validators` — the fields;
 * :mod:`.idempotency` — ``Idempotency-Key`` replay; :mod:`.store` — the outbox row and the hand-off to the broker;
 * :mod:`.fallback` — the plain HTML form of ``{% crm_widget %}`` for visitors without JavaScript.
 
-Nothing is imported here, so that ``crm_bridge.intake.origins`` can be used by models and forms without
-pulling in the views.
+Nothing is imported here: a caller names the module it needs.
 """

@@ -44,8 +44,8 @@ from rest_framework.views import APIView, exception_handler
 
 from ..conf import bridge_settings
 from ..models import Site, Submission
+from ..origins import origin_key
 from . import idempotency, store
-from .origins import origin_key
 from .parsers import BeaconParser, JSONBodyParser, JSONOnlyNegotiation
 from .serializers import (
     HONEYPOT_FIELD,

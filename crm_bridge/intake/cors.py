@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 
-from .origins import origin_key
+from ..origins import origin_key
 
 __all__ = ["ORIGINS_TTL", "allowed_origins", "cors_allow_widget", "invalidate_origins"]
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from crm_bridge.admin.forms import LEAD_VARIABLES, OriginsField, SiteAdminForm, validate_lead_mapping
 from crm_bridge.delivery.flows import build_customer
-from crm_bridge.intake.origins import normalise_origin
 from crm_bridge.models import Site, Submission
+from crm_bridge.origins import normalise_origin
 
 from .conftest import OTHER_KEY, SITE_KEY, assert_no_secret
 

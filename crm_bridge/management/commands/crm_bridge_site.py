@@ -16,12 +16,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crm_bridge.intake.origins import normalise_origin
 from crm_bridge.models import Site
+from crm_bridge.origins import normalise_origin
 
 
 def _origin(value: str) -> str:
-    """The origin as browsers send it (:func:`crm_bridge.intake.origins.normalise_origin`), or a CommandError."""
+    """The origin as browsers send it (:func:`crm_bridge.origins.normalise_origin`), or a CommandError."""
     try:
         return normalise_origin(value)
     except ValidationError as err:
