@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import requests
@@ -103,6 +104,13 @@ def test_index_lists_all_endpoints_grouped(admin_client):
     assert '<option value="Customer/NameIsRepeat">Customer/NameIsRepeat — 判断新添加的客户是否重名</option>' in body
     assert body.count('<span class="crm-tag crm-tag-read">') == sum(e.read_only for e in ENDPOINTS) == 14
     assert "<code>https://" in body or "<code>http://" in body  # which CRM it calls
+    # Every header cell has text, if only for screen readers (axe's empty-table-header).
+    headers = re.findall(r"<th\b[^>]*>(.*?)</th>", body, re.S)
+    assert [h for h in headers if not re.sub(r"<[^>]+>", "", h).strip()] == []
+    start = body.index('<table class="crm-endpoints"')
+    table = body[start : body.index("</table>", start)]
+    assert table.count("<th ") == 5 + 10  # the column headers and the group rows
+    assert '<th scope="col"><span class="visually-hidden">Try</span></th>' in body
 
 
 def test_unknown_endpoint(admin_client):

@@ -150,3 +150,31 @@ def test_phone_360px(api, site, host_server, new_page):
     panel.get_by_role("button", name="提交").tap()
     wait_event(page, "submitted")
     assert Submission.objects.count() == 1
+
+
+def test_close_button_is_named_by_its_label_and_its_glyph_is_hidden(api, site, host_server, new_page):
+    """axe's label-content-name-mismatch (WCAG 2.5.3): the × stays visible, but assistive tech meets only the
+    button's label, not a name ("关闭") that differs from the text it would read ("×"). Checked in Chromium's own
+    accessibility tree (CDP), which is what screen readers are given."""
+    page = new_page()
+    page.goto(host_server.serve("/close-name", page_html(api, site.public_key)))
+    wait_event(page, "ready")
+    page.evaluate("CRMWidget.open()")
+    close = page.get_by_role("dialog", name="给我们留言").get_by_role("button", name="关闭", exact=True)
+    assert close.inner_text() == "×" and close.is_visible()
+    assert close.get_attribute("aria-label") == "关闭"
+
+    nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+    by_id = {n["nodeId"]: n for n in nodes}
+
+    def exposed(node: dict) -> bool:
+        return not node.get("ignored")
+
+    def name(node: dict) -> str:
+        return node.get("name", {}).get("value", "")
+
+    buttons = [n for n in nodes if exposed(n) and n.get("role", {}).get("value") == "button" and name(n) == "关闭"]
+    assert len(buttons) == 1
+    exposed_below = [by_id[c] for c in buttons[0].get("childIds", []) if c in by_id and exposed(by_id[c])]
+    assert exposed_below == [], "the glyph is hidden from assistive tech"
+    assert [n for n in nodes if exposed(n) and "×" in name(n)] == [], "no exposed node reads out the ×"

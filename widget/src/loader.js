@@ -1,0 +1,71 @@
+// Starting the widget for its <script> tag: the outbox's re-sends (now and whenever the browser is back online),
+// the floating panel and the inline forms once the site's config is in, the page's view counts, crm:ready, and
+// this loader's entry in window.CRMWidget.
+// Bottom-up (helpers first, the panel last): esbuild lays the bundle out in this order.
+import { doc, h } from "./dom.js";
+import { styled } from "./styles.js";
+import { emit } from "./events.js";
+import { langFor, textsFor } from "./i18n.js";
+import { base, config, crmAttr, optionsFor, readScript } from "./settings.js";
+import { shared } from "./public-api.js";
+import { flush, openOutbox } from "./transport.js";
+import { hit, pkids } from "./hits.js";
+import { buildForm } from "./form.js";
+import { floatingPanel } from "./panel.js";
+
+let openPanel; // the floating panel's open(), once the config is in
+let wantOpen = false; // CRMWidget.open() was called before that
+
+/** A [data-crm-form="lead|message"] element: its own content (a no-JavaScript form, say) stays visible
+ * through a <slot> until the config is in, then the widget's form replaces it. */
+function mount(el) {
+  const kind = crmAttr(el, "form");
+  if (shared.seen.has(el) || el.shadowRoot || !kind) return;
+  shared.seen.add(el);
+  const o = optionsFor(el);
+  let root;
+  try {
+    root = el.attachShadow({ mode: "open" });
+  } catch {
+    return; // an element that cannot host a shadow root (a <form>, an <input>): leave it to the page
+  }
+  root.append(h("slot"));
+  config(o).then((cfg) => {
+    if (!cfg.forms[kind]) return;
+    // The host page's own language (nearest lang attribute) before the browser's.
+    const lang = langFor(cfg, o.lang, (el.closest("[lang]") || {}).lang); // `|| {}`, not `?.`: see public-api.js
+    const t = textsFor(cfg, lang);
+    root.replaceChildren();
+    styled(root);
+    root.append(
+      h(
+        "div",
+        { class: "w card", lang },
+        h("h2", {}, kind == "lead" ? t.lead_title : t.message_title),
+        buildForm(kind, cfg, lang, o, el),
+      ),
+    );
+  }, () => {});
+}
+
+/** Start the widget for `script`, the <script> element this copy was loaded by, once the document has a body. */
+export function startLoader(script) {
+  readScript(script);
+  openOutbox(window.localStorage);
+  shared.w.push({ open: () => (openPanel ? openPanel() : !(wantOpen = true)), hit, mount });
+  addEventListener("online", flush);
+  flush();
+  config(base).then(
+    (cfg) => {
+      const lang = langFor(cfg, base.lang, doc.documentElement.lang);
+      if (cfg.forms.message && crmAttr(script, "button") != "off") openPanel = floatingPanel(cfg, lang);
+      doc.querySelectorAll("[data-crm-form]").forEach(mount);
+      const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !shared.views.has(e) && shared.views.add(e));
+      const ids = pkids(views.map((e) => crmAttr(e, "pkid")));
+      if (ids.length) hit(ids.join());
+      emit("ready", { key: base.key, lang, features: cfg.features });
+      if (wantOpen && openPanel) openPanel();
+    },
+    (status) => emit("error", { reason: "config", status }),
+  );
+}

@@ -1,0 +1,40 @@
+// What this copy of the widget was asked to do: the loading <script>'s data-crm-* attributes (key, API base,
+// language, button) and nonce, each form element's own attributes falling back to them, and the site's config
+// from the API, fetched once per API base and key. Every <script> tag runs its own copy of widget.js, so the
+// module-level state here belongs to one tag: it is set once, by readScript(), before anything else runs.
+
+/** The element's data-crm-`name` attribute (null when absent). */
+export const crmAttr = (el, name) => el.getAttribute("data-crm-" + name);
+
+/** The API base (ending in "/"): `attr` (data-crm-api) resolved against the script's own URL, else "/crm/" on
+ * the script's origin, where the demo and the README mount crm_bridge.urls. */
+export function apiBase(src, attr) {
+  return new URL(attr || "/crm/", src).href.replace(/\/?$/, "/");
+}
+
+let src; // the script's URL: data-crm-api attributes are relative to it
+/** The script tag's {key, api, lang}; what a form element does not set itself. */
+export let base;
+/** The script tag's CSP nonce, for the <style> fallback of styled(). */
+export let nonce;
+const configs = {}; // api + key → promise of the config
+
+/** Read the settings of `script`, the <script> element this copy was loaded by. */
+export function readScript(script) {
+  src = script.src || location.href;
+  base = { key: crmAttr(script, "key"), api: apiBase(src, crmAttr(script, "api")), lang: crmAttr(script, "lang") };
+  nonce = script.nonce;
+}
+
+/** Key, API base and language of a form element: its own data-crm-* attributes, else the script's. */
+export const optionsFor = (el) => ({
+  key: crmAttr(el, "key") || base.key,
+  api: crmAttr(el, "api") ? apiBase(src, crmAttr(el, "api")) : base.api,
+  lang: crmAttr(el, "lang") || base.lang,
+});
+
+/** The site's config for `o` ({key, api}): a promise, fetched once, rejected with the HTTP status. */
+export const config = (o) =>
+  (configs[o.api + o.key] ||= fetch(o.api + "widget/v1/config?key=" + encodeURIComponent(o.key)).then((r) =>
+    r.ok ? r.json() : Promise.reject(r.status),
+  ));
