@@ -317,6 +317,10 @@ class SiteAdminForm(forms.ModelForm):
         if not has_key:
             field.required = True
             field.help_text = _("Secret: the CRM's key for this site. Never shown again once saved.")
+        # Django takes a new instance's initial values only for fields made from the model; the declared ones
+        # would otherwise show "null" on the add page and save {} (a new site without the default lead mapping).
+        for name in ("allowed_origins", "lead_mapping"):
+            self.initial.setdefault(name, getattr(self.instance, name))
         if "features" in self.fields:
             enabled = {**default_features(), **(self.instance.features or {})}
             self.initial["features"] = [name for name, _label in FEATURE_CHOICES if enabled.get(name)]

@@ -222,6 +222,19 @@ def test_json_that_is_no_object_is_a_form_error(admin_client, full_site, name, t
     assert Site.objects.get(pk=full_site.pk).texts == TEXTS
 
 
+def test_the_untouched_add_form_saves_the_models_defaults(admin_client, db):
+    # The add page showed "null" for the lead mapping: a 500 when saved, then a site without the default mapping.
+    page = admin_client.get(reverse("admin:crm_bridge_site_add"))
+    data = form_post_data(page.content, "site_form") | {"name": ["Plain"], "new_site_key": ["sk-plain"]}
+    response = admin_client.post(reverse("admin:crm_bridge_site_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    site = Site.objects.get()
+    expected = Site()
+    for name in ("allowed_origins", "features", "texts", "lead_mapping", "default_cust_id", "is_active"):
+        assert getattr(site, name) == getattr(expected, name), name
+    assert site.post_duplicates_to_board is expected.post_duplicates_to_board is True
+
+
 def test_the_add_form_with_every_optional_box_emptied(admin_client, db):
     page = admin_client.get(reverse("admin:crm_bridge_site_add"))
     data = form_post_data(page.content, "site_form")
