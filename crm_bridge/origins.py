@@ -21,6 +21,8 @@ __all__ = ["normalise_origin", "origin_key"]
 
 _HOST_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A netloc with a bracketed host: an IPv6 address (no zone id) and at most a port after it.
+_BRACKETED_RE = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 
 
 def normalise_origin(raw: str) -> str:
@@ -34,7 +36,10 @@ def normalise_origin(raw: str) -> str:
     text = str(raw).strip()
     if "*" in text:
         raise ValidationError(_("%(origin)s: wildcards are not allowed; list each origin."), params={"origin": text})
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unbalanced "[" or "]", or a bracketed host that is no IPv6 address
+        raise ValidationError(_("%(origin)s: the host name is not valid."), params={"origin": text}) from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc:
         raise ValidationError(
@@ -52,6 +57,9 @@ def normalise_origin(raw: str) -> str:
         port = parts.port
     except ValueError:
         raise ValidationError(_("%(origin)s: the port is not valid."), params={"origin": text}) from None
+    if parts.netloc.startswith("[") and not _BRACKETED_RE.fullmatch(parts.netloc):
+        # urlsplit would drop what follows "]" ("https://[::1]x") and take "[v1.x]" for a DNS name.
+        raise ValidationError(_("%(origin)s: the host name is not valid."), params={"origin": text})
     host = _normalise_host(parts.hostname or "", text)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:

@@ -1,5 +1,10 @@
-"""Admin forms: the Site form (write-only siteKey, origin and lead-mapping validation) and the API console's
-per-endpoint forms, generated from :mod:`crm_bridge.crm.spec`.
+"""Admin forms: the Site form (write-only siteKey, origin, lead-mapping and widget-text validation) and the API
+console's per-endpoint forms, generated from :mod:`crm_bridge.crm.spec`.
+
+Contract for blank input: every field of the Site form either cleans an emptied box to a storable value (``[]``
+origins, ``{}`` texts or mapping, unticked boxes) or refuses it with a form error; none cleans to ``None`` for a
+column that cannot hold NULL (Django's model validation skips blank fields, so the database would refuse it
+with an ``IntegrityError``, a 500).
 
 Contract for secrets: the CRM ``siteKey`` is never a bound value of any form here. The Site form carries a
 separate, empty password input that replaces the key only when filled; the console picks a :class:`Site` and the
@@ -14,11 +19,12 @@ import string
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
+from ..intake.serializers import DEFAULT_TEXTS, LANGUAGES
 from ..models import Site, default_features
 from ..origins import normalise_origin
 
@@ -29,7 +35,9 @@ __all__ = [
     "LeadMappingField",
     "OriginsField",
     "SiteAdminForm",
+    "WidgetTextsField",
     "validate_lead_mapping",
+    "validate_widget_texts",
 ]
 
 #: The variables a lead-mapping template may use: the lead's stored fields plus the two that
@@ -143,10 +151,9 @@ def validate_lead_mapping(value: Any) -> None:
         raise ValidationError(errors)
 
 
-class LeadMappingField(forms.JSONField):
-    """The lead mapping as indented JSON, validated by :func:`validate_lead_mapping`."""
-
-    default_validators = [validate_lead_mapping]
+class SiteJSONField(forms.JSONField):
+    """A JSON object edited as indented text. An empty box, blanks only, or ``null`` clean to ``{}``: the
+    columns behind these fields are NOT NULL, and Django's ``JSONField`` would clean all three to ``None``."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6, "cols": 60, "class": "vLargeTextField"}))
@@ -157,10 +164,79 @@ class LeadMappingField(forms.JSONField):
             return value
         return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
 
+    #: Shown when the text is JSON but not an object.
+    example = "{}"
+
     def to_python(self, value: Any) -> Any:
-        if value in self.empty_values:
+        if isinstance(value, str):
+            value = value.strip()
+        value = super().to_python(value)
+        if value is None:
             return {}
-        return super().to_python(value)
+        # Checked here, not left to the validators: Django skips those for "empty" values such as [].
+        if not isinstance(value, dict):
+            raise ValidationError(_("Must be a JSON object, e.g. %(example)s."), params={"example": self.example})
+        return value
+
+
+class LeadMappingField(SiteJSONField):
+    """The lead mapping as indented JSON, validated by :func:`validate_lead_mapping`; empty is ``{}`` (then only
+    ``sName`` and ``tel`` are sent, which ``build_customer`` always fills)."""
+
+    default_validators = [validate_lead_mapping]
+    example = '{"sName": "{company_or_name}"}'
+
+
+def validate_widget_texts(value: Any) -> None:
+    """Widget texts are a JSON object of language → {text name → string}, with the languages and text names the
+    widget knows (:data:`~crm_bridge.intake.serializers.DEFAULT_TEXTS`): anything else would be dropped or
+    ignored without a word, so a typo is refused here instead."""
+    example = '{"en": {"button": "Talk to us"}}'
+    if not isinstance(value, dict):
+        raise ValidationError(_("Widget texts must be a JSON object such as %(example)s."), params={"example": example})
+    errors: list[ValidationError] = []
+    for lang, texts in value.items():
+        if lang not in LANGUAGES:
+            errors.append(
+                ValidationError(
+                    _("%(lang)s: unknown language; use one of: %(known)s."),
+                    params={"lang": lang, "known": ", ".join(LANGUAGES)},
+                )
+            )
+            continue
+        if not isinstance(texts, dict):
+            errors.append(
+                ValidationError(
+                    _("%(lang)s: must be an object of text name → text, e.g. %(example)s."),
+                    params={"lang": lang, "example": example},
+                )
+            )
+            continue
+        known = DEFAULT_TEXTS[lang]
+        for name, text in texts.items():
+            if name not in known:
+                errors.append(
+                    ValidationError(
+                        _("%(lang)s.%(name)s: unknown text; use one of: %(known)s."),
+                        params={"lang": lang, "name": name, "known": ", ".join(known)},
+                    )
+                )
+            elif not isinstance(text, str):
+                errors.append(
+                    ValidationError(
+                        _("%(lang)s.%(name)s: the text must be a string."), params={"lang": lang, "name": name}
+                    )
+                )
+    if errors:
+        raise ValidationError(errors)
+
+
+class WidgetTextsField(SiteJSONField):
+    """The site's widget texts (overrides of the defaults per language) as indented JSON, validated by
+    :func:`validate_widget_texts`; empty is ``{}``, the defaults everywhere."""
+
+    default_validators = [validate_widget_texts]
+    example = '{"en": {"button": "Talk to us"}}'
 
 
 class SecretStateInput(forms.PasswordInput):
@@ -230,6 +306,8 @@ class SiteAdminForm(forms.ModelForm):
             "lead_mapping",
             "post_duplicates_to_board",
         ]
+        # Through field_classes, not a declared field: the label and help text stay the model's.
+        field_classes = {"texts": WidgetTextsField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -239,6 +317,10 @@ class SiteAdminForm(forms.ModelForm):
         if not has_key:
             field.required = True
             field.help_text = _("Secret: the CRM's key for this site. Never shown again once saved.")
+        # Django takes a new instance's initial values only for fields made from the model; the declared ones
+        # would otherwise show "null" on the add page and save {} (a new site without the default lead mapping).
+        for name in ("allowed_origins", "lead_mapping"):
+            self.initial.setdefault(name, getattr(self.instance, name))
         if "features" in self.fields:
             enabled = {**default_features(), **(self.instance.features or {})}
             self.initial["features"] = [name for name, _label in FEATURE_CHOICES if enabled.get(name)]
@@ -250,6 +332,18 @@ class SiteAdminForm(forms.ModelForm):
         chosen = set(self.cleaned_data.get("features") or ())
         # Keys other code may have added are kept; the three we know are set from the checkboxes.
         return {**(self.instance.features or {}), **{name: name in chosen for name, _label in FEATURE_CHOICES}}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The safety net of the module's blank-input contract, for a field added later without its own rule.
+        for name, value in list(cleaned.items()):
+            try:
+                model_field = Site._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if value is None and not model_field.null:
+                self.add_error(name, _("This field cannot be empty."))
+        return cleaned
 
     def _post_clean(self) -> None:
         # Set the key before model validation so a new Site is validated with its key in place.
