@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "READ_RETRIES": 2,
     # Reply format asked of the CRM: "json" or "xml".
     "FORMAT": "json",
-    # --- delivery (design.md §5) ---
+    # --- delivery (docs/delivery.md) ---
     # Retry back-off: BASE * 2**(attempt-1), full jitter, capped at MAX; give up (status failed, a dead letter
     # staff can retry) after MAX_ATTEMPTS or once a submission is MAX_AGE seconds old, whichever comes first.
     "RETRY_BASE_DELAY": 30.0,
@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "HIT_FLUSH_SHARE": 0.5,
     # Longest intake waits to hand a task to the broker; past it the sweep delivers the row instead.
     "ENQUEUE_TIMEOUT": 2.0,
-    # --- intake (design.md §4) ---
+    # --- intake (docs/widget-api.md) ---
     # Requests per client IP and per site (DRF rate strings).
     "THROTTLE_RATES": {"ip": "30/min", "site": "1200/min"},
     # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (DRF NUM_PROXIES).

@@ -1,7 +1,7 @@
 """The app's tables: sites, the submission outbox, delivery attempts, hit counters, idempotency records,
 and the shared CRM circuit/rate state.
 
-The ``Submission`` row — not the broker message — is the truth about a delivery (design.md §5): intake writes it
+The ``Submission`` row (not the broker message) is the truth (docs/architecture.md, "The outbox"): intake writes it
 in the request's transaction, a Celery task delivers it, and a periodic sweep re-enqueues rows that are due or
 whose lease ran out, so a lost broker message delays a delivery but never loses it.
 """

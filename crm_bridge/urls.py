@@ -1,4 +1,4 @@
-"""The widget API (design.md §4). Include it wherever you like; the demo uses ``path("crm/", include(...))``.
+"""The widget API (docs/widget-api.md). Include it wherever you like; the demo uses ``path("crm/", include(...))``.
 
 The paths have no trailing slash: they are a published contract and the widget calls them exactly. ``forms/…``
 are not part of that contract: they serve the HTML fallback that ``{% crm_widget %}`` renders.

@@ -7,7 +7,7 @@ sandbox's request validation, the admin console's forms and the docs are all dri
 It was transcribed from ``crm-webapi-reference.txt`` (the vendor's reference page); ``tests/crm/test_spec.py``
 re-reads that text by its own route and compares. Names are exactly the doc's, case included.
 
-Decisions on the doc's quirks (design.md §3):
+Decisions on the doc's quirks (docs/architecture.md, "The CRM library"):
 
 * ``token`` is required everywhere except the two ``ECommerce`` handlers, which authenticate with ``siteKey``.
   Both are *credentials*: the client fills them in, callers never pass them.
@@ -680,7 +680,7 @@ def get_endpoint(path: str) -> Endpoint:
 
 @dataclass(frozen=True)
 class ErrorCode:
-    """One row of the error table (design.md §3: Sina-Weibo-shaped ``{"error_code", "error", "request"}``)."""
+    """One row of the error table (docs/architecture.md, "The CRM library"): ``{"error_code", "error", "request"}``."""
 
     code: int
     category: Literal[

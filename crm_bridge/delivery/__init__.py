@@ -1,4 +1,4 @@
-"""Delivery: a stored submission → the CRM calls it needs, and the state machine around them (design.md §5).
+"""Delivery: a stored submission → the CRM calls it needs, and the state machine around them (docs/delivery.md).
 
 Public functions (the Celery tasks and the admin call these; they take ids and are safe to call twice):
 

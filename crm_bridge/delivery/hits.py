@@ -1,4 +1,4 @@
-"""Page-view counts: counted at intake, sent in sums (design.md §5 "Hits are counted, not queued").
+"""Page-view counts: counted at intake, sent in sums (docs/delivery.md, "Hits").
 
 A flush sends ``ECommerce/UpdateBaseInfoHit(pkid, addHit=pending)`` per counter and subtracts exactly what it
 sent, so views that arrive during the call stay pending, and a failed flush keeps its count for the next one.

@@ -1,4 +1,4 @@
-"""The outbox state machine: claim, finish, reschedule, and the sweep (design.md §5).
+"""The outbox state machine: claim, finish, reschedule, and the sweep (docs/architecture.md, "The outbox").
 
     queued ──claim──▶ sending ──▶ delivered | duplicate | failed
        ▲                 │

@@ -1,4 +1,4 @@
-"""The widget's HTTP API, v1 (design.md §4): a public contract. Views stay thin: check, validate, hand to
+"""The widget's HTTP API, v1 (docs/widget-api.md): a public contract. Views stay thin: check, validate, hand to
 :mod:`crm_bridge.intake.store`, answer.
 
 Every request goes through the same gates, in this order, each with its own answer:
@@ -391,7 +391,7 @@ class WidgetSchemaView(SpectacularAPIView):
     renderer_classes = (OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer)
     custom_settings = {
         "TITLE": "crm_bridge widget API",
-        "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (design.md §4).",
+        "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (docs/widget-api.md).",
         "VERSION": "1",
         "PREPROCESSING_HOOKS": ["crm_bridge.intake.api.widget_endpoints_only"],
         "ENFORCE_NON_BLANK_FIELDS": True,  # required text is minLength 1, as the serializers enforce

@@ -1,7 +1,7 @@
 """The widget's no-JavaScript fallback: a plain HTML ``<form>`` that ``{% crm_widget %}`` renders on the site's own
 (Django-rendered) pages, posted to ``forms/<kind>`` on the same origin and answered with a thank-you page.
 
-It goes through the same gates as the widget API (design.md §4) — the site's public key and feature, the
+It passes the same gates as the widget API (docs/widget-api.md, "Requests") — the site's public key and feature, the
 honeypot, the API's serializers for validation, the same spam rule (minimum fill time, per-site rate) and
 :func:`crm_bridge.intake.store.submit` for the outbox — plus Django's CSRF protection, which also refuses a foreign
 ``Origin``. Each rendered form carries its own idempotency key, so posting it twice (a reload, a double click)

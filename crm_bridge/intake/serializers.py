@@ -1,4 +1,4 @@
-"""What the widget API accepts and answers (design.md §4), and the widget's configuration document.
+"""What the widget API accepts and answers (docs/widget-api.md, "Requests"), and the widget's configuration document.
 
 Every input field has a length limit; text is NFC-normalised with control characters stripped and NUL refused
 (:func:`crm_bridge.intake.validators.clean_text`). Fields the widget may add in a later version are ignored, not

@@ -1,4 +1,4 @@
-"""Request validation, driven by the spec's params: credential → required → types (design.md §3).
+"""Request validation from the spec's params: credential → required → types (docs/architecture.md, "The CRM library").
 
 The order is the contract (tests pin it): a request with a bad token *and* a missing param answers the
 token error; one with a missing param *and* a malformed one answers the missing param. Within a step,

@@ -1,4 +1,4 @@
-"""Replies in the API's two shapes (design.md §3).
+"""Replies in the API's two shapes (docs/architecture.md, "The CRM library").
 
 Success::
 

@@ -133,7 +133,7 @@ def test_wire_types_follow_doc_types():
     for endpoint in spec.ENDPOINTS:
         for p in endpoint.params:
             if (endpoint.path, p.name) == ("Customer/Save", "json"):
-                assert p.type == "json"  # a customer JSON string (design.md §3)
+                assert p.type == "json"  # a customer JSON string (docs/architecture.md, "The CRM library")
             else:
                 assert p.type == expected[p.doc_type], (endpoint.path, p.name)
 

@@ -1,4 +1,4 @@
-"""A Hypothesis rule-based state machine over delivery (design.md §5, reliability.md), against the sandbox CRM
+"""A Hypothesis rule-based state machine over delivery (docs/delivery.md), against the sandbox CRM
 served over real HTTP by pytest-django's ``live_server``.
 
 The machine plays intake, a broker that may lose messages, workers (that may die mid-delivery), the periodic
@@ -105,7 +105,7 @@ def _fault(kind: str, phases: list[str], endpoints: list[str], **options: Any) -
 
 
 # Which (kind, phase) pairs a CRM can honestly produce. An error envelope or a 503 after the handler committed
-# would be the CRM lying about what it did (10001 means "rolled back", design.md: 503 is definite), and a
+# would be the CRM lying about what it did (10001 means "rolled back"; a 503 is definite: docs/delivery.md), and a
 # `reject` (value=false) of a repeat check is the CRM wrongly saying "no such customer": no client can survive
 # that without creating a duplicate, so `reject` targets the writes only.
 FAULTS = st.one_of(

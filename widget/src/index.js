@@ -1,4 +1,4 @@
-// crm_bridge widget: one <script src=".../widget.js" data-crm-key="…" async> on any page (design.md §7).
+// crm_bridge widget: one <script src=".../widget.js" data-crm-key="…" async> on any page (README.md, "The widget").
 // Everything a visitor sees lives in a shadow root, styled by one constructable stylesheet (or a <style> with
 // the loading script's nonce), so a strict CSP and the host page's CSS leave it alone. No eval, no inline
 // handlers, no style attributes. Each <script> is its own loader with its own key, API and language; forms
