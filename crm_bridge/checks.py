@@ -24,10 +24,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 @register(Tags.compatibility)
-def check_cors(app_configs: Any = None, **kwargs: Any) -> list:
+def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The widget sends an ``Idempotency-Key`` header with every write; without it in the CORS allow-list
     browsers refuse the preflight and no submission arrives. A wildcard grant would undo the per-site list."""
-    problems: list = []
+    problems: list[CheckMessage] = []
     if "corsheaders" not in settings.INSTALLED_APPS:
         problems.append(
             Error(
@@ -59,7 +59,7 @@ def check_cors(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 @register(Tags.database)
-def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list:
+def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The web server and the Celery workers write the outbox at once; SQLite needs WAL, IMMEDIATE
     transactions and a busy timeout for that, or writers fail with "database is locked"."""
     db = settings.DATABASES.get("default", {})

@@ -34,6 +34,7 @@ from django.core.signals import setting_changed
 __all__ = [
     "DEFAULTS",
     "REQUIRED",
+    "SETTINGS",
     "BridgeSettings",
     "CRMBridgeImproperlyConfigured",
     "Problem",
@@ -91,6 +92,10 @@ def _real(v: object, n: int, msg: str, *, positive: bool) -> float:
 
 def _seconds(v: object) -> float:
     return _real(v, 6, "{key} must be a positive number of seconds.", positive=True)
+
+
+def _seconds_or_zero(v: object) -> float:
+    return _real(v, 6, "{key} must be a number of seconds ≥ 0.", positive=False)
 
 
 def _count(v: object) -> int:
@@ -218,8 +223,8 @@ class BridgeSettings:
     THROTTLE_RATES = Setting[Mapping[str, str | None]]({"ip": "30/min", "site": "1200/min"}, _rates)
     # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (DRF NUM_PROXIES).
     NUM_PROXIES = Setting(0, _count)
-    # A form filled faster than this (seconds) is held as spam.
-    MIN_FILL_SECONDS = Setting(2.0, _seconds)
+    # A form filled faster than this (seconds) is held as spam; 0: no minimum.
+    MIN_FILL_SECONDS = Setting(2.0, _seconds_or_zero)
     # Largest accepted widget request body (bytes).
     MAX_BODY_BYTES = Setting(16 * 1024, _count)
     # How long an Idempotency-Key's first answer is kept (seconds).
@@ -248,6 +253,7 @@ class BridgeSettings:
         self._values = None
 
 
+#: Every declared setting by key, in declaration order.
 SETTINGS: dict[str, Setting[Any]] = {k: v for k, v in vars(BridgeSettings).items() if isinstance(v, Setting)}
 #: Every key the ``CRM_BRIDGE`` dict may hold, with its default. ``REQUIRED`` keys have none.
 DEFAULTS: dict[str, Any] = {k: s.default for k, s in SETTINGS.items()}

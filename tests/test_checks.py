@@ -126,6 +126,17 @@ def test_values_are_typed_and_a_missing_required_key_fails_only_when_read(settin
     assert ids(check_settings()) == ["crm_bridge.E004"]
 
 
+def test_min_fill_seconds_may_be_zero(settings):
+    """0 turns the fill-time check off (the browser tests do); the settings object always allowed it, the
+    check refused it: one validator now."""
+    from crm_bridge.conf import bridge_settings
+
+    settings.CRM_BRIDGE = {**OK, "MIN_FILL_SECONDS": 0}
+    assert (check_settings(), bridge_settings.MIN_FILL_SECONDS) == ([], 0.0)
+    settings.CRM_BRIDGE = {**OK, "MIN_FILL_SECONDS": -1}
+    assert ids(check_settings()) == ["crm_bridge.E006"]
+
+
 def test_enqueue_timeout_is_gone(settings):
     """It was never read: intake's publish is bounded by the broker's own timeouts (CELERY_BROKER_*)."""
     settings.CRM_BRIDGE = {**OK, "ENQUEUE_TIMEOUT": 2.0}
