@@ -48,10 +48,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## The sandbox CRM alone, on port 8765.
+## The sandbox CRM alone, on port 8765 (a development tool: DEBUG=1, as for the demo; docs/deploying.md).
 sandbox: install
-	$(BIN)/python manage.py migrate --no-input -v0
-	$(BIN)/python manage.py crm_sandbox --port 8765
+	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
+	DEBUG=1 $(BIN)/python manage.py crm_sandbox --port 8765
 
 bench: install
 	$(BIN)/python -m bench

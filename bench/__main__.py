@@ -27,10 +27,15 @@ os.environ["CRM_BRIDGE_VAR_DIR"] = _tmp.name  # a throw-away database and broker
 for _var in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
     os.environ.pop(_var, None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The demo site's development defaults (sandbox installed, plain HTTP, demo credentials) come with DEBUG=1;
+# DEBUG itself is turned off again below, so Django does not record every query while we measure.
+os.environ["DEBUG"] = "1"
 
 import django  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 django.setup()
+settings.DEBUG = False
 
 import logging  # noqa: E402
 

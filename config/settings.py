@@ -1,34 +1,55 @@
 """Settings for the demo host site, read from the environment (and ``.env``) with django-environ.
 
-Everything has a default that runs on this machine with no servers: SQLite in WAL mode and Celery's
-``filesystem://`` broker, both under ``var/``. Production sets ``DATABASE_URL`` (PostgreSQL),
-``CELERY_BROKER_URL`` (Redis or RabbitMQ), ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``CRM_BRIDGE_BASE_URL`` and
-``CRM_BRIDGE_TOKEN``.
+Two modes, decided by ``DEBUG`` (see docs/deploying.md for every variable and its defaults):
+
+* ``DEBUG=1`` (``make demo``) and the test suite: everything has a default that runs on this machine with no
+  servers — SQLite in WAL mode and Celery's ``filesystem://`` broker under ``var/``, plain HTTP, and the sandbox
+  CRM mounted in this site with its public test credentials as the CRM to deliver to.
+* ``DEBUG`` off (the default): a deployment. Nothing insecure is assumed: no demo ``SECRET_KEY`` and no
+  default ``ALLOWED_HOSTS``, HTTPS-only (redirect, HSTS, secure cookies), no sandbox unless
+  ``CRM_SANDBOX_ENABLED=1``, and ``CRM_BRIDGE_BASE_URL`` / ``CRM_BRIDGE_TOKEN`` must be set (``manage.py check``
+  names what is missing). ``DEBUG=0 SECRET_KEY=… ALLOWED_HOSTS=… CRM_BRIDGE_BASE_URL=… CRM_BRIDGE_TOKEN=…``
+  passes ``manage.py check --deploy`` with no issues (tests/integration/test_deploy_check.py).
 """
 
 import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
 
-# Runtime files (SQLite database, broker folders, beat schedule). Under pytest (which sets PYTEST_VERSION) each
-# run gets its own var/test/run-<pid>/, so tests never touch the demo's data nor another run's; the worker
-# processes a test starts are handed the same folder through CRM_BRIDGE_VAR_DIR.
+# pytest (which sets PYTEST_VERSION, also in the worker processes a test starts) runs this site with DEBUG off,
+# as pytest-django forces it, yet over plain HTTP against the mounted sandbox: it gets the development defaults.
+TESTING = bool(env.str("PYTEST_VERSION", default=""))
+
+# Runtime files (SQLite database, broker folders, beat schedule). Under pytest each run gets its own
+# var/test/run-<pid>/, so tests never touch the demo's data nor another run's; the worker processes a test
+# starts are handed the same folder through CRM_BRIDGE_VAR_DIR.
 _default_var = BASE_DIR / "var"
-if env.str("PYTEST_VERSION", default=""):
+if TESTING:
     _default_var = _default_var / "test" / f"run-{os.getpid()}"
 VAR_DIR = Path(env.str("CRM_BRIDGE_VAR_DIR", default=str(_default_var)))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback key is for the demo and tests only; `manage.py check --deploy` flags it.
-SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-crm-bridge-demo-only-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+#: A deployment: every default below that would be unsafe on a public server is off or absent.
+PRODUCTION = not DEBUG and not TESTING
+
+# No fallback key in a deployment: Django refuses to start a request without one ("The SECRET_KEY setting must
+# not be empty"), rather than sign sessions with a key published in this file.
+SECRET_KEY = env.str("SECRET_KEY", default="" if PRODUCTION else "django-insecure-crm-bridge-demo-only-change-me")
+# Empty in a deployment: every request is refused until ALLOWED_HOSTS names the site (check --deploy says so).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The sandbox CRM (crm_bridge.sandbox): installed and mounted at /WebApi/… and /_sandbox/ (urls.py) for the demo
+# and the tests only. In a deployment it would be a fake CRM and its control API open to the world.
+CRM_SANDBOX_ENABLED = env.bool("CRM_SANDBOX_ENABLED", default=not PRODUCTION)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,7 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "crm_bridge",
-    "crm_bridge.sandbox",
+    *(["crm_bridge.sandbox"] if CRM_SANDBOX_ENABLED else []),
     "config.apps.DemoSiteConfig",
 ]
 
@@ -86,7 +107,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     # A file, not :memory:, so a test's Celery worker process sees the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Persistent connections: a new PostgreSQL connection per request costs a TCP (often TLS) handshake and an
+# authentication round trip. With health checks, a reused connection is tested before a request's first query,
+# so one the server dropped meanwhile (a PostgreSQL restart, a proxy's idle timeout) is reopened instead of
+# failing that request. CONN_MAX_AGE=0 closes each connection at the end of its request, as Django's default.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (intake throttling counters) ------------------------------------------------------------------
@@ -145,18 +171,49 @@ CORS_ALLOW_HEADERS = ("accept", "content-type", "idempotency-key")
 # So the widget can back off as told after a 429.
 CORS_EXPOSE_HEADERS = ("Retry-After",)
 
+# --- HTTPS (a deployment: `manage.py check --deploy`) ----------------------------------------------------
+# A deployment serves HTTPS only: plain HTTP is redirected, browsers are told to stay on HTTPS (HSTS) and cookies
+# (admin session, CSRF) never travel in clear. Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER
+# (e.g. "HTTP_X_FORWARDED_PROTO,https"), and make the proxy set that header itself: else Django sees every request
+# as HTTP and the redirect loops.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])  # path regexes, e.g. a plain-HTTP probe
+_proxy_ssl_header = tuple(part.strip() for part in env.tuple("SECURE_PROXY_SSL_HEADER", default=()))
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "HEADER,value", e.g. "HTTP_X_FORWARDED_PROTO,https"')
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header or None
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+# One year, as browsers' HSTS guidance recommends; lower it (e.g. 3600) while trying HTTPS out, since browsers
+# remember it that long. includeSubDomains and preload commit every other host of the domain (and, once on the
+# browsers' preload list, for months): the domain's owner decides, so they are opt-in, and Django's deploy
+# checks asking for them (security.W005, W021) are silenced until they are on.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    *env.list("SILENCED_SYSTEM_CHECKS", default=[]),
+]
+
 # --- crm_bridge ------------------------------------------------------------------------------------------
-# Defaults point at the sandbox mounted in this site (see urls.py), so the demo runs with no real tenant.
+# For the demo and the tests the defaults point at the sandbox mounted in this site (urls.py), so they run with no
+# real tenant. A deployment has no defaults: `manage.py check` names CRM_BRIDGE_BASE_URL / CRM_BRIDGE_TOKEN.
+_SANDBOX_CRM = CRM_SANDBOX_ENABLED and not PRODUCTION
 CRM_BRIDGE = {
-    "BASE_URL": env.str("CRM_BRIDGE_BASE_URL", default="http://127.0.0.1:8000/WebApi/Handler/1.0/CRM/"),
-    "TOKEN": env.str("CRM_BRIDGE_TOKEN", default="sandbox-token"),
+    "BASE_URL": env.str(
+        "CRM_BRIDGE_BASE_URL", default="http://127.0.0.1:8000/WebApi/Handler/1.0/CRM/" if _SANDBOX_CRM else ""
+    ),
+    "TOKEN": env.str("CRM_BRIDGE_TOKEN", default="sandbox-token" if _SANDBOX_CRM else ""),
     # Any other documented key (crm_bridge/conf.py), as JSON: CRM_BRIDGE_OPTIONS='{"CALLS_PER_SECOND": 50}'.
     **env.json("CRM_BRIDGE_OPTIONS", default={}),
 }
-# The credentials the mounted sandbox accepts.
+# The credentials the mounted sandbox accepts: its public test ones for the demo and the tests; none by default
+# when a deployment opts in with CRM_SANDBOX_ENABLED (it sets its own, or the sandbox refuses every call).
 CRM_SANDBOX = {
-    "TOKENS": env.list("CRM_SANDBOX_TOKENS", default=["sandbox-token"]),
-    "SITE_KEYS": env.list("CRM_SANDBOX_SITE_KEYS", default=["sandbox-site-key"]),
+    "TOKENS": env.list("CRM_SANDBOX_TOKENS", default=[] if PRODUCTION else ["sandbox-token"]),
+    "SITE_KEYS": env.list("CRM_SANDBOX_SITE_KEYS", default=[] if PRODUCTION else ["sandbox-site-key"]),
 }
 
 LOGGING = {

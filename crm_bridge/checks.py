@@ -1,99 +1,33 @@
-"""``manage.py check`` reports missing or malformed ``CRM_BRIDGE`` settings in plain words, before anything
-tries to use them."""
+"""``manage.py check`` reports, in plain words and before anything tries to use them: missing or malformed
+``CRM_BRIDGE`` settings (crm_bridge.E001–E012, W001), a host setup the widget API cannot work with (CORS,
+SQLite: E011, W002–W004), and what a deployment (DEBUG off) must not run with: the sandbox mounted or with its
+public credentials, the sandbox's token as the CRM token, a per-process throttle cache (W010–W014)."""
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .conf import DEFAULTS, REQUIRED
-
-_POSITIVE_NUMBERS = (
-    "CONNECT_TIMEOUT", "READ_TIMEOUT", "RETRY_BASE_DELAY", "RETRY_MAX_DELAY", "MAX_AGE", "LEASE_SECONDS",
-    "SWEEP_INTERVAL", "REENQUEUE_AFTER", "HIT_FLUSH_INTERVAL", "CIRCUIT_RESET_TIMEOUT", "ENQUEUE_TIMEOUT",
-    "MIN_FILL_SECONDS", "IDEMPOTENCY_TTL", "LEAD_WAIT", "AMBIGUOUS_SETTLE",
-)  # fmt: skip
-_COUNTS = ("READ_RETRIES", "MAX_ATTEMPTS", "SWEEP_BATCH", "CIRCUIT_FAIL_MAX", "NUM_PROXIES", "MAX_BODY_BYTES")
-
-
-def _error(n: int, msg: str, hint: str | None = None) -> Error:
-    return Error(msg, hint=hint, id=f"crm_bridge.E{n:03d}")
+from . import conf
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
-    value = getattr(settings, "CRM_BRIDGE", None)
-    if value is None:
-        return [
-            _error(1, "settings.CRM_BRIDGE is not set.",
-                   'Add CRM_BRIDGE = {"BASE_URL": "https://<your-crm>/WebApi/Handler/1.0/CRM/", "TOKEN": "…"}.')
-        ]  # fmt: skip
-    if not isinstance(value, dict):
-        return [_error(2, f"settings.CRM_BRIDGE must be a dict, not {type(value).__name__}.")]
-    errors: list = []
-    unknown = sorted(set(value) - set(DEFAULTS))
-    if unknown:
-        errors.append(
-            _error(3, f"settings.CRM_BRIDGE has unknown key(s): {', '.join(unknown)}.",
-                   f"Known keys: {', '.join(sorted(DEFAULTS))}.")
-        )  # fmt: skip
-    for key in REQUIRED:
-        if not value.get(key):
-            errors.append(
-                _error(4, f'settings.CRM_BRIDGE["{key}"] is missing or empty.',
-                       f"Set it (the demo site reads the CRM_BRIDGE_{key} environment variable).")
-            )  # fmt: skip
-    base_url = value.get("BASE_URL")
-    if base_url:
-        parts = urlsplit(str(base_url))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors.append(
-                _error(5, f'settings.CRM_BRIDGE["BASE_URL"] is not an http(s) URL: {base_url!r}.',
-                       "Example: https://crm.example.com/WebApi/Handler/1.0/CRM/")
-            )  # fmt: skip
-        elif not parts.path.rstrip("/").endswith("/WebApi/Handler/1.0/CRM"):
-            errors.append(
-                Warning(
-                    f'settings.CRM_BRIDGE["BASE_URL"] does not end with /WebApi/Handler/1.0/CRM/: {base_url!r}.',
-                    hint="The handlers are requested as BASE_URL + 'Customer/Save.ashx' etc.",
-                    id="crm_bridge.W001",
-                )
-            )
-    for key in _POSITIVE_NUMBERS:
-        if key in value and not _is_number(value[key], positive=True):
-            errors.append(_error(6, f'settings.CRM_BRIDGE["{key}"] must be a positive number of seconds.'))
-    for key in _COUNTS:
-        if key in value and not (isinstance(value[key], int) and not isinstance(value[key], bool) and value[key] >= 0):
-            errors.append(_error(7, f'settings.CRM_BRIDGE["{key}"] must be a whole number ≥ 0.'))
-    if "FORMAT" in value and value["FORMAT"] not in ("json", "xml"):
-        errors.append(_error(8, 'settings.CRM_BRIDGE["FORMAT"] must be "json" or "xml".'))
-    for key in ("CALLS_PER_SECOND", "HIT_FLUSH_SHARE"):
-        if key in value and not _is_number(value[key], positive=False):
-            errors.append(_error(9, f'settings.CRM_BRIDGE["{key}"] must be a number ≥ 0.'))
-    rates = value.get("THROTTLE_RATES")
-    if rates is not None and not (isinstance(rates, dict) and set(rates) <= {"ip", "site"}):
-        errors.append(
-            _error(10, 'settings.CRM_BRIDGE["THROTTLE_RATES"] must be a dict with keys "ip" and "site".',
-                   'Example: {"ip": "30/min", "site": "1200/min"}')
-        )  # fmt: skip
-    return errors
-
-
-def _is_number(v: Any, *, positive: bool) -> bool:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        return False
-    return v > 0 if positive else v >= 0
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Each problem :func:`crm_bridge.conf.validate` finds in ``CRM_BRIDGE`` (the settings object raises for
+    the same ones when read)."""
+    return [
+        (Warning if p.warning else Error)(p.msg, hint=p.hint, id=p.id)
+        for p in conf.validate(getattr(settings, "CRM_BRIDGE", None))
+    ]
 
 
 @register(Tags.compatibility)
-def check_cors(app_configs: Any = None, **kwargs: Any) -> list:
+def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The widget sends an ``Idempotency-Key`` header with every write; without it in the CORS allow-list
     browsers refuse the preflight and no submission arrives. A wildcard grant would undo the per-site list."""
-    problems: list = []
+    problems: list[CheckMessage] = []
     if "corsheaders" not in settings.INSTALLED_APPS:
         problems.append(
             Error(
@@ -125,7 +59,7 @@ def check_cors(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 @register(Tags.database)
-def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list:
+def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The web server and the Celery workers write the outbox at once; SQLite needs WAL, IMMEDIATE
     transactions and a busy timeout for that, or writers fail with "database is locked"."""
     db = settings.DATABASES.get("default", {})
@@ -145,3 +79,119 @@ def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list:
             id="crm_bridge.W002",
         )
     ]
+
+
+# --- deployment: what is fine on a developer's DEBUG site and not on a real one ------------------------------
+# Django's own rule: DEBUG off means a deployment (a DEBUG site is one developer's runserver). The host site
+# decides what is mounted and cached; these checks only look at the result, so they hold for any host site.
+
+
+def _sandbox_mounted() -> bool:
+    """True if the host's URLconf serves the sandbox (``include("crm_bridge.sandbox.urls")`` anywhere)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("crm_sandbox:state")
+    except NoReverseMatch:
+        return False
+    return True
+
+
+@register(Tags.security)
+def check_sandbox_not_deployed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off, a mounted sandbox is a fake CRM on the public site: anyone holding one of its tokens can
+    read what it recorded, inject faults and reset it; and a sandbox answering with the public test
+    credentials means anyone at all can. Both are warnings, not errors: a staging site may mean it (it can
+    silence ``crm_bridge.W010`` in ``SILENCED_SYSTEM_CHECKS``, and should still set its own credentials)."""
+    if settings.DEBUG or not _sandbox_mounted():
+        return []
+    problems: list[CheckMessage] = [
+        Warning(
+            "The sandbox CRM (crm_bridge.sandbox.urls, /_sandbox/ and a fake /WebApi/…) is mounted while DEBUG "
+            "is off: a deployment would serve a fake CRM and its control API to the world.",
+            hint='Remove include("crm_bridge.sandbox.urls") from the URLconf of a deployment (the demo site '
+            "mounts it only with DEBUG=1 or CRM_SANDBOX_ENABLED=1).",
+            id="crm_bridge.W010",
+        )
+    ]
+    from django.apps import apps
+
+    if apps.is_installed("crm_bridge.sandbox"):
+        from .sandbox import credentials
+        from .testing import SANDBOX_SITE_KEY, SANDBOX_TOKEN
+
+        defaults = credentials.defaults()
+        if defaults.accepts("token", SANDBOX_TOKEN) or defaults.accepts("siteKey", SANDBOX_SITE_KEY):
+            problems.append(
+                Warning(
+                    "The mounted sandbox accepts its public test credentials (sandbox-token / sandbox-site-key) "
+                    "while DEBUG is off: anyone can use its control API.",
+                    hint='Set CRM_SANDBOX = {"TOKENS": [...], "SITE_KEYS": [...]} to values of your own (the demo '
+                    "site: CRM_SANDBOX_TOKENS, CRM_SANDBOX_SITE_KEYS), or do not mount the sandbox.",
+                    id="crm_bridge.W011",
+                )
+            )
+    return problems
+
+
+@register(Tags.security)
+def check_token_not_sandbox(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The sandbox's token is public and no real tenant issues it: with DEBUG off it means the site was
+    deployed with the demo's configuration, and every delivery goes to a fake CRM or is refused."""
+    if settings.DEBUG:
+        return []
+    from .testing import SANDBOX_TOKEN
+
+    values, _ = conf.parse(getattr(settings, "CRM_BRIDGE", None))
+    if values["TOKEN"] != SANDBOX_TOKEN:
+        return []
+    return [
+        Warning(
+            'settings.CRM_BRIDGE["TOKEN"] is the sandbox\'s public test token while DEBUG is off.',
+            hint='Set CRM_BRIDGE["TOKEN"] to your tenant\'s token (the demo site reads CRM_BRIDGE_TOKEN).',
+            id="crm_bridge.W012",
+        )
+    ]
+
+
+@register(Tags.caches)
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The widget API's rate limits count in the ``default`` cache, which must be one count for every web
+    process. Warned with DEBUG off (a deployment runs several processes): the local-memory cache, which keeps
+    one count per process and so multiplies every limit by the number of processes, and the dummy cache,
+    which keeps none, so no limit applies at all. Not warned: the database, Redis and Memcached caches (shared
+    by every process and host) and the file cache (shared by the processes of one host, which is what a
+    single-host deployment runs; several hosts or containers need a shared cache, which no check can see)."""
+    if settings.DEBUG:
+        return []
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.utils.module_loading import import_string
+
+    try:
+        backend = import_string(settings.CACHES["default"]["BACKEND"])
+    except (KeyError, ImportError):  # Django's own cache checks report a missing or broken cache
+        return []
+    hint = (
+        'Point CACHES["default"] at a cache every process shares: Redis, Memcached or the database cache '
+        "(the demo site reads CACHE_URL, e.g. redis://127.0.0.1:6379/1 or dbcache://crm_bridge_cache)."
+    )
+    if issubclass(backend, LocMemCache):
+        return [
+            Warning(
+                "The default cache is the local-memory cache while DEBUG is off: each web process counts the "
+                "widget API's rate limits on its own, so every limit is multiplied by the number of processes.",
+                hint=hint,
+                id="crm_bridge.W013",
+            )
+        ]
+    if issubclass(backend, DummyCache):
+        return [
+            Warning(
+                "The default cache is the dummy cache while DEBUG is off: it stores nothing, so the widget "
+                "API's rate limits never apply.",
+                hint=hint,
+                id="crm_bridge.W014",
+            )
+        ]
+    return []
