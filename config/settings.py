@@ -147,7 +147,7 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Longer than any task runs (time limits below), so Redis never redelivers a task still running; short
     # socket timeouts so a publish at intake cannot hang on a dead Redis (the sweep delivers instead).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
-# Reliability (shared/reliability.md): one task at a time per process, acknowledged after it ran, requeued if
+# Reliability (docs/delivery.md, "Celery settings"): one task at a time per process, acknowledged after it ran, requeued if
 # the pool child dies; the database row, not the message, is the truth, so a redelivery is harmless.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
@@ -159,7 +159,7 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # --- CORS for the widget API (django-cors-headers) ------------------------------------------------------
 # No static origin list and no wildcard: crm_bridge grants each origin on an active Site's allow-list, for the
-# widget API's views only, through corsheaders' check_request_enabled signal (crm_bridge/cors.py). The regex
+# widget API's views only, through corsheaders' check_request_enabled signal (crm_bridge/intake/cors.py). The regex
 # keeps corsheaders itself off every other URL of the site.
 CORS_URLS_REGEX = r"^/crm/widget/v1/"
 CORS_ALLOWED_ORIGINS: list[str] = []
