@@ -271,6 +271,7 @@ def test_saving_a_site_while_the_cache_is_down_succeeds(site, redis_server):
 @pytest.fixture
 def redis_broker(monkeypatch, redis_server) -> Celery:
     """A Celery app publishing to our Redis, with the broker options config/settings.py gives Redis."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to the app's own broker URL
     app = Celery("test_cache_down", broker=redis_server.url + "/0", set_as_current=False)
     app.conf.update(
         broker_transport_options=getattr(settings, "REDIS_BROKER_TRANSPORT_OPTIONS", {}),
@@ -315,3 +316,26 @@ def test_a_widget_read_is_json_while_redis_restarts(client, site, redis_server):
         s = client.get(BASE + "schema")
     assert (r.status_code, is_json(r), r["Access-Control-Allow-Origin"]) == (200, True, ORIGIN)
     assert s.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_redis_broker_costs_one_timeout_then_the_broker_is_skipped(
+    post, client, site, message, redis_server, redis_broker, caplog
+):
+    # SIGSTOP: connections are accepted and writes buffered, no reply ever comes: only socket_timeout ends it.
+    timeout = float(settings.REDIS_BROKER_TRANSPORT_OPTIONS["socket_timeout"])
+    with bridge(THROTTLE_RATES={"ip": None, "site": None}):
+        assert post("messages", message).status_code == 202  # connected while up
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            took = []
+            for _ in range(4):
+                started = time.monotonic()
+                r = post("messages", message)
+                took.append(time.monotonic() - started)
+                assert (r.status_code, is_json(r)) == (202, True)
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+    assert Submission.objects.count() == 5
+    assert took[0] < timeout + 10  # one read timeout (plus a busy machine's slack), not a hang
+    assert caplog.text.count("could not enqueue delivery") == 1  # the first; the broker's pause skips the rest
