@@ -85,7 +85,7 @@ class CacheGuard:
     def call(self, what: str, func: Callable[[], T], default: T) -> T:
         """``func()``, or ``default`` if it raises or the cache is paused after a recent failure.
 
-        ``what`` names the use in the log line (e.g. ``"throttle"``). ``func`` must only talk to the cache: the
+        ``what`` names the use in the log line (e.g. ``"throttling"``). ``func`` must only talk to the cache: the
         exception is swallowed whatever it is.
         """
         if self.clock() < self._skip_until:
@@ -122,10 +122,15 @@ class CacheGuard:
         with self._lock:
             if self._down_since is None:
                 return
-            outage, self._down_since = self.clock() - self._down_since, None
-            self._failures = 0
-            self._last_warning = float("-inf")
-        logger.info("cache reachable again after about %.0f s; throttling and the CORS cache are back", outage)
+            down_since, self._down_since = self._down_since, None
+            # Said only of an outage that was warned about: a flapping cache logs no more than one pair per
+            # log_every (the failures of a quiet outage are counted in the next warning).
+            announce = self._last_warning >= down_since
+        if announce:
+            logger.info(
+                "cache reachable again after about %.0f s; throttling and the CORS cache are back",
+                self.clock() - down_since,
+            )
 
 
 #: The one guard for intake's cache calls (one cache, one outage state per process).

@@ -198,7 +198,7 @@ def test_throttling_is_back_by_itself_once_redis_returns(post, client, site, mes
     assert Submission.objects.count() == 7
 
 
-def test_an_outage_is_logged_once_per_interval_and_its_end_once(post, client, site, message, redis_server, caplog):
+def test_an_outage_is_logged_once_not_once_per_request(post, client, site, message, redis_server, caplog):
     caplog.set_level(logging.INFO, logger="crm_bridge.intake")
     with redis_cache(redis_server.url), bridge(THROTTLE_RATES=RATES):
         redis_server.kill()
@@ -226,12 +226,17 @@ def test_the_guard_warns_again_only_after_log_every_and_says_when_it_is_back(gua
     calls.append(guard.call("throttling", boom, default=0))
     guard_clock[0] += guard.pause
     calls.append(guard.call("throttling", lambda: 7, default=0))
-    assert calls == [0, 0, 0, 0, 7]
+    # Flapping: down again at once, and back: within log_every of the last warning, so nothing is logged.
+    calls.append(guard.call("throttling", boom, default=0))
+    guard_clock[0] += guard.pause
+    calls.append(guard.call("throttling", lambda: 8, default=0))
+    assert calls == [0, 0, 0, 0, 7, 0, 8]
     lines = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert [level for level, _ in lines] == ["WARNING", "WARNING", "INFO"]
     assert "1 failed call(s)" in lines[0][1]
     assert "3 failed call(s)" in lines[1][1]  # the two quiet ones and this one
     assert "reachable again" in lines[2][1]
+    assert guard.failed_calls == 5
 
 
 def test_a_hung_redis_costs_one_timeout_per_pause_not_one_per_request(post, client, site, message, redis_server):
