@@ -118,6 +118,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (intake throttling counters) ------------------------------------------------------------------
 # Shared by every process; the default is the database so the embedded setup needs no server.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://crm_bridge_cache")}
+# redis-py waits forever by default: bound every connect and reply, so a dead or hung Redis costs intake half a
+# second now and then (crm_bridge fails open and leaves the cache alone for a few seconds), never a hung request.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["OPTIONS"] = {**REDIS_CACHE_OPTIONS, **CACHES["default"].get("OPTIONS", {})}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -132,6 +137,10 @@ STATIC_ROOT = VAR_DIR / "static"
 # --- Celery -------------------------------------------------------------------------------------------------
 # The embedded default: kombu's filesystem transport, a real broker for a real prefork worker, no server.
 _BROKER_DIR = VAR_DIR / "broker"
+# Longer than any task runs (time limits below), so Redis never redelivers a task still running; short
+# socket timeouts so a publish at intake cannot hang on a dead or hung Redis (the sweep delivers instead). The
+# read timeout stays above kombu's 1 s BRPOP poll, which the worker's connection waits in.
+REDIS_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 2}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
@@ -144,11 +153,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_BROKER_DIR / "control"),  # else kombu writes ./control/ in the working directory
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Longer than any task runs (time limits below), so Redis never redelivers a task still running; short
-    # socket timeouts so a publish at intake cannot hang on a dead Redis (the sweep delivers instead).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
-# Reliability (docs/delivery.md, "Celery settings"): one task at a time per process, acknowledged after it ran, requeued if
-# the pool child dies; the database row, not the message, is the truth, so a redelivery is harmless.
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
+# Reliability (docs/delivery.md, "Celery settings"): one task at a time per process, acknowledged after it
+# ran, requeued if the pool child dies; the database row, not the message, is the truth, so a redelivery is
+# harmless.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -16,7 +16,9 @@ Every request goes through the same gates, in this order, each with its own answ
 5. writes: honeypot, ``Idempotency-Key`` (replay / 422), field validation (400), per-site rate limit.
 
 No authentication classes, no session, no cookies, no CSRF surface; answers are always JSON (the ``Accept``
-header is not negotiated) and carry ``Vary: Origin``.
+header is not negotiated) and carry ``Vary: Origin`` — errors included: the database unreachable is 503 with
+``Retry-After``, a bug 500 ``{"detail": "Internal error."}``, and the cache or the broker being down changes no
+answer (:mod:`crm_bridge.intake.errors`).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler
+from rest_framework.views import APIView
 
 from ..conf import bridge_settings
 from ..models import Site, Submission
 from ..origins import origin_key
 from . import idempotency, store
+from .errors import widget_exception_handler
 from .parsers import BeaconParser, JSONBodyParser, JSONOnlyNegotiation
 from .serializers import (
     HONEYPOT_FIELD,
@@ -106,6 +109,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         415: OpenApiResponse(DetailSerializer, description="Not application/json."),
         422: OpenApiResponse(DetailSerializer, description="Idempotency-Key reused with a different body."),
         429: OpenApiResponse(DetailSerializer, description="Too many requests; see Retry-After."),
+        503: OpenApiResponse(DetailSerializer, description="Database unavailable; see Retry-After."),
     }
     return {code: described[code] for code in codes}
 
@@ -142,8 +146,9 @@ class WidgetAPIView(APIView):
         return [IPRateThrottle(self.throttle_group)]
 
     def get_exception_handler(self) -> Any:
-        # DRF's own handler, not the project's EXCEPTION_HANDLER: the error shapes are part of our contract.
-        return exception_handler
+        # Ours (DRF's, plus JSON 503/500 for what DRF leaves to Django's HTML page), not the project's
+        # EXCEPTION_HANDLER: the error shapes are part of our contract.
+        return widget_exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # content negotiation, then the per-IP throttle
@@ -266,7 +271,7 @@ class _SubmissionView(WidgetAPIView):
         return "" if within_rate else "site_rate"
 
 
-_WRITE_ERRORS = _errors(400, 403, 413, 415, 422, 429)
+_WRITE_ERRORS = _errors(400, 403, 413, 415, 422, 429, 503)
 
 
 # The schema annotations decorate the classes, not their methods: on a method, drf-spectacular would build on
@@ -338,7 +343,7 @@ class HitsView(WidgetAPIView):
 @extend_schema(
     summary="The widget's configuration: enabled features, form fields, texts (zh-CN, en).",
     parameters=[_KEY_QUERY],
-    responses={200: OpenApiTypes.OBJECT, **_errors(400, 403, 429)},
+    responses={200: OpenApiTypes.OBJECT, **_errors(400, 403, 429, 503)},
 )
 class ConfigView(WidgetAPIView):
     """``GET widget/v1/config?key=K``."""
@@ -355,7 +360,7 @@ class ConfigView(WidgetAPIView):
 @extend_schema(
     summary="Where a submission stands (queued, delivered, failed, duplicate).",
     parameters=[_KEY_QUERY],
-    responses={200: AcceptedSerializer, **_errors(400, 403, 404, 429)},
+    responses={200: AcceptedSerializer, **_errors(400, 403, 404, 429, 503)},
 )
 class SubmissionStatusView(WidgetAPIView):
     """``GET widget/v1/submissions/<id>?key=K``."""
@@ -399,3 +404,6 @@ class WidgetSchemaView(SpectacularAPIView):
 
     def get_throttles(self) -> list[IPRateThrottle]:
         return [IPRateThrottle("read")]
+
+    def get_exception_handler(self) -> Any:
+        return widget_exception_handler

@@ -15,10 +15,17 @@ headers only tell a browser what it may read, they protect nothing on their own.
 Never a wildcard and never credentials: the widget API uses no cookies (keep ``CORS_ALLOW_CREDENTIALS`` off).
 The union of allow-lists is cached for :data:`ORIGINS_TTL` seconds in the ``default`` cache and dropped
 whenever a ``Site`` is saved or deleted; with a per-process cache, other processes see a change within the TTL.
+
+corsheaders runs this handler in its middleware, before the view and outside DRF's error handling, so it never
+raises: an unreachable cache is skipped (the union is read from the database, see
+:data:`crm_bridge.intake.errors.cache_guard`); an unreachable database, or any other error, grants nothing and is
+logged — the view then answers the request itself (a JSON 503 while the database is down), and the widget,
+unable to read an answer, keeps the submission and sends it again later.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.cache import cache
@@ -26,16 +33,20 @@ from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 
 from ..origins import origin_key
+from .errors import cache_guard, is_db_unavailable, warn_db_unavailable
 
 __all__ = ["ORIGINS_TTL", "allowed_origins", "cors_allow_widget", "invalidate_origins"]
 
 ORIGINS_CACHE_KEY = "crm_bridge:cors:origins:v1"
 ORIGINS_TTL = 60
 
+logger = logging.getLogger("crm_bridge.intake")
+
 
 def allowed_origins() -> frozenset[str]:
-    """Every origin on an active site's allow-list (normalised), cached briefly."""
-    cached = cache.get(ORIGINS_CACHE_KEY)
+    """Every origin on an active site's allow-list (normalised), cached briefly (read from the database while
+    the cache is unreachable). Raises the database's errors."""
+    cached = cache_guard.call("the CORS allow-list cache", lambda: cache.get(ORIGINS_CACHE_KEY), default=None)
     if cached is not None:
         return frozenset(cached)
     from ..models import Site  # import late: this module is imported from AppConfig.ready()
@@ -44,13 +55,18 @@ def allowed_origins() -> frozenset[str]:
     for allow_list in Site.objects.filter(is_active=True).values_list("allowed_origins", flat=True):
         if isinstance(allow_list, list):
             origins.update(key for o in allow_list if (key := origin_key(o)))
-    cache.set(ORIGINS_CACHE_KEY, sorted(origins), ORIGINS_TTL)
+    listed = sorted(origins)
+    cache_guard.call("the CORS allow-list cache", lambda: cache.set(ORIGINS_CACHE_KEY, listed, ORIGINS_TTL), None)
     return frozenset(origins)
 
 
 def invalidate_origins(**kwargs: Any) -> None:
-    """Drop the cached allow-list union (connected to ``Site`` post_save / post_delete)."""
-    cache.delete(ORIGINS_CACHE_KEY)
+    """Drop the cached allow-list union (connected to ``Site`` post_save / post_delete).
+
+    With the cache unreachable nothing is dropped and saving the site still succeeds: a restarted cache starts
+    empty, and one that was only cut off serves the old union for at most :data:`ORIGINS_TTL` seconds.
+    """
+    cache_guard.call("the CORS allow-list cache", lambda: cache.delete(ORIGINS_CACHE_KEY), default=False)
 
 
 def is_widget_request(request: HttpRequest) -> bool:
@@ -69,11 +85,21 @@ def is_widget_request(request: HttpRequest) -> bool:
 
 
 def cors_allow_widget(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
-    """``check_request_enabled`` receiver: grant CORS to an allowed origin on a widget API URL, else nothing."""
+    """``check_request_enabled`` receiver: grant CORS to an allowed origin on a widget API URL, else nothing.
+
+    Never raises (see the module docstring): on any error it grants nothing.
+    """
     origin = request.headers.get("origin")
     if not origin:  # cheap exit for the site's ordinary same-origin traffic
         return False
-    if not is_widget_request(request):
+    try:
+        if not is_widget_request(request):
+            return False
+        key = origin_key(origin)
+        return key is not None and key in allowed_origins()
+    except Exception as err:  # an exception here would be Django's HTML 500, before the view could answer
+        if is_db_unavailable(err):
+            warn_db_unavailable("the CORS check (no grant)", err)
+        else:
+            logger.error("unexpected error deciding CORS; no grant", exc_info=err)
         return False
-    key = origin_key(origin)
-    return key is not None and key in allowed_origins()

@@ -17,6 +17,10 @@ through around a window boundary; that bound is acceptable for abuse control.
 
 The cache must be shared by every web process (Redis, Memcached or the database cache in production): a
 per-process local-memory cache multiplies every limit by the number of processes.
+
+When the cache is unreachable the throttles *fail open* (every request is allowed) through
+:data:`crm_bridge.intake.errors.cache_guard`, which logs the outage sparingly and tries the cache again after a
+short pause: a 202 depends on the database alone, never on the cache.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from ..conf import bridge_settings
+from .errors import cache_guard
 
 __all__ = ["IPRateThrottle", "SiteRateThrottle", "client_ip", "parse_rate"]
 
@@ -79,6 +84,18 @@ def client_ip(request: Request) -> str:
     return str(ip)
 
 
+def _count(key: str, period: int) -> int:
+    """Count one request on ``key`` (a window of ``period`` seconds); the count so far, this one included."""
+    # incr() is atomic on the shared backends (Redis, Memcached); only the window's first request finds the key
+    # missing and creates it with add(), which only sets a missing key — if another request won that race, count
+    # on its key. (Incrementing first saves a round trip on every other request.) The key lives a little longer
+    # than its window so a slow request cannot recreate it from zero.
+    try:
+        return cache.incr(key)
+    except ValueError:
+        return 1 if cache.add(key, 1, timeout=period + 5) else cache.incr(key)
+
+
 class _FixedWindowThrottle(BaseThrottle):
     """Allow ``num`` requests per ``period`` seconds per identity, counted atomically in the cache."""
 
@@ -95,7 +112,8 @@ class _FixedWindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: object) -> bool:
-        """True when this request is within the limit (and counts it); False when it is over.
+        """True when this request is within the limit (and counts it); False when it is over. True, counting
+        nothing, while the cache is unreachable (fail open).
 
         After a False, :meth:`wait` tells how many seconds until the window resets.
         """
@@ -106,14 +124,8 @@ class _FixedWindowThrottle(BaseThrottle):
         now = self.timer()
         window = int(now // period)
         key = f"crm_bridge:throttle:{self.rate_name}:{self.group}:{self.get_ident_key(request, view)}:{window}"
-        # incr() is atomic on the shared backends (Redis, Memcached); only the window's first request finds the
-        # key missing and creates it with add(), which only sets a missing key — if another request won that
-        # race, count on its key. (Incrementing first saves a round trip on every other request.) The key lives
-        # a little longer than its window so a slow request cannot recreate it from zero.
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            count = 1 if cache.add(key, 1, timeout=period + 5) else cache.incr(key)
+        # An unreachable cache counts nothing (0): the request is allowed. See crm_bridge.intake.errors.
+        count = cache_guard.call("throttling", lambda: _count(key, period), default=0)
         if count <= num:
             self._wait = None
             return True

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from crm_bridge.intake import errors
 from crm_bridge.models import Site
 
 from .conftest import BASE, ORIGIN
+from .test_throttling import unreachable_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +100,17 @@ def test_any_active_sites_origin_gets_the_cors_grant_but_the_view_checks_the_key
     r = post("messages", message, origin="https://other.example")
     assert r.status_code == 403
     assert r[ACAO] == "https://other.example"  # so the widget there can read why
+
+
+def test_with_the_cache_unreachable_the_allow_lists_are_read_from_the_database(client, site):
+    errors.cache_guard.reset()
+    try:
+        with unreachable_cache():
+            assert preflight(client, BASE + "messages", ORIGIN)[ACAO] == ORIGIN
+            site.allowed_origins = [ORIGIN, "https://new.example.com"]
+            site.save()  # dropping the cached union fails too: the save does not
+            new = preflight(client, BASE + "messages", "https://new.example.com")
+            assert new[ACAO] == "https://new.example.com"
+            assert errors.cache_guard.down
+    finally:
+        errors.cache_guard.reset()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from rest_framework.test import APIRequestFactory
+import socket
 
-from crm_bridge.intake import throttling
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient, APIRequestFactory
+
+from crm_bridge.intake import errors, throttling
 from crm_bridge.models import HitCounter, Submission
 
 from .conftest import BASE, ORIGIN, bridge, enqueued_ids
@@ -20,6 +23,43 @@ def clock(monkeypatch):
     now = [float(NOW)]
     monkeypatch.setattr(throttling._FixedWindowThrottle, "timer", staticmethod(lambda: now[0]))
     return now
+
+
+@pytest.fixture(autouse=True)
+def guard_clock(monkeypatch):
+    """The cache guard's clock, moved by hand; no outage leaks into or out of a test."""
+    now = [1000.0]
+    monkeypatch.setattr(errors.CacheGuard, "clock", staticmethod(lambda: now[0]))
+    errors.cache_guard.reset()
+    yield now
+    errors.cache_guard.reset()
+
+
+def unreachable_cache():
+    """The ``default`` cache on a loopback port where nothing listens: every call is refused at once."""
+    pytest.importorskip("redis", reason="the unreachable cache is a Redis cache client (pip install redis)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends
+    backend = "django.core.cache.backends.redis.RedisCache"
+    return override_settings(CACHES={"default": {"BACKEND": backend, "LOCATION": f"redis://127.0.0.1:{port}"}})
+
+
+def test_an_unreachable_cache_fails_open_then_counts_again_by_itself(message, site, guard_clock):
+    client = APIClient(raise_request_exception=False)  # as seen from outside: a 500 page, not a test-side raise
+
+    def post():
+        return client.post(BASE + "messages", message, format="json", HTTP_ORIGIN=ORIGIN)
+
+    with bridge(THROTTLE_RATES={"ip": "1/min", "site": "1/min"}):
+        with unreachable_cache():
+            down = [post() for _ in range(3)]
+        guard_clock[0] += errors.CacheGuard.pause  # the cache is back (the test's own); the guard tries it again
+        back = [post() for _ in range(2)]
+    assert [(r.status_code, r["Content-Type"]) for r in down] == [(202, "application/json")] * 3
+    assert [r.status_code for r in back] == [202, 429]
+    # Down, the site limit did not hold anything as spam either: it fails open like the IP limit.
+    assert list(Submission.objects.values_list("status", flat=True)) == ["queued"] * 4
 
 
 def test_per_ip_limit_answers_429_with_retry_after(post, message):
