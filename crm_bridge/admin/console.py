@@ -92,7 +92,7 @@ def run_call(endpoint: Endpoint, params: dict[str, Any], site_key: str | None) -
 def _crm_location() -> str:
     """The configured base URL without any user info (for the page's "calls …" line), or "" if unset."""
     try:
-        parts = urlsplit(str(bridge_settings.BASE_URL))
+        parts = urlsplit(bridge_settings.BASE_URL)
     except ImproperlyConfigured:
         return ""
     host = parts.hostname or ""

@@ -266,7 +266,7 @@ class _SubmissionView(WidgetAPIView):
         """
         within_rate = SiteRateThrottle(self.throttle_group, site.pk).allow_request(request, self)
         fill_ms = data.get("fill_ms")
-        if fill_ms is not None and fill_ms < float(bridge_settings.MIN_FILL_SECONDS) * 1000:
+        if fill_ms is not None and fill_ms < bridge_settings.MIN_FILL_SECONDS * 1000:
             return "too_fast"
         return "" if within_rate else "site_rate"
 

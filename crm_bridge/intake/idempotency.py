@@ -62,7 +62,7 @@ def fingerprint(data: Any) -> str:
 
 
 def _expiry(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) - timedelta(seconds=float(bridge_settings.IDEMPOTENCY_TTL))
+    return (now or timezone.now()) - timedelta(seconds=bridge_settings.IDEMPOTENCY_TTL)
 
 
 def replay(site: Site, idem: Idempotency) -> Answer | None:

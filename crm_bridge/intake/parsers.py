@@ -41,7 +41,7 @@ class JSONBodyParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        limit = int(bridge_settings.MAX_BODY_BYTES)
+        limit = bridge_settings.MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {})
         try:

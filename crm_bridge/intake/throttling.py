@@ -67,7 +67,7 @@ def client_ip(request: Request) -> str:
     """
     remote_addr = request.META.get("REMOTE_ADDR") or ""
     xff = request.META.get("HTTP_X_FORWARDED_FOR")
-    num_proxies = int(bridge_settings.NUM_PROXIES or 0)
+    num_proxies = bridge_settings.NUM_PROXIES
     addr = remote_addr
     if num_proxies > 0 and xff:
         addrs = [a.strip() for a in xff.split(",") if a.strip()]
