@@ -383,7 +383,7 @@ class SubmissionStatusView(WidgetAPIView):
 # --- schema ---------------------------------------------------------------------------------------------------
 
 
-def widget_endpoints_only(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
+def widget_endpoints_only(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
     """drf-spectacular preprocessing hook: keep the widget API's endpoints (wherever they are mounted)."""
     return [e for e in endpoints if getattr(getattr(e[3], "cls", None), "cors_widget_api", False)]
 
@@ -393,7 +393,7 @@ class WidgetSchemaView(SpectacularAPIView):
 
     authentication_classes: Sequence[type] = ()
     permission_classes = (AllowAny,)
-    renderer_classes = (OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer)
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer]
     custom_settings = {
         "TITLE": "crm_bridge widget API",
         "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (docs/widget-api.md).",

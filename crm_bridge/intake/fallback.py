@@ -99,7 +99,7 @@ def fallback_context(
     }
 
 
-def _fill_ms(token: str) -> int | None:
+def _fill_ms(token: str | None) -> int | None:
     try:
         started = float(signing.loads(token, salt=_STARTED_SALT, max_age=24 * 3600))
     except (signing.BadSignature, TypeError, ValueError):

@@ -40,7 +40,7 @@ class JSONBodyParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
         limit = bridge_settings.MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {})
