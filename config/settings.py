@@ -140,7 +140,11 @@ _BROKER_DIR = VAR_DIR / "broker"
 # Longer than any task runs (time limits below), so Redis never redelivers a task still running; short
 # socket timeouts so a publish at intake cannot hang on a dead or hung Redis (the sweep delivers instead). The
 # read timeout stays above kombu's 1 s BRPOP poll, which the worker's connection waits in.
-REDIS_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 2}
+REDIS_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
