@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # Circuit breaker: open after this many consecutive retryable failures; probe again after RESET seconds.
     "CIRCUIT_FAIL_MAX": 5,
     "CIRCUIT_RESET_TIMEOUT": 30.0,
+    # While the CRM refuses a credential (the token: leads wait; a siteKey: that site's messages and hits wait),
+    # try it again with a harmless call this often (seconds); once accepted, deliveries resume by themselves.
+    "CREDENTIAL_PROBE_INTERVAL": 300.0,
     # Ceiling on CRM calls per second across all workers; hit flushes only use what leaves this share free.
     "CALLS_PER_SECOND": 20.0,
     "HIT_FLUSH_SHARE": 0.5,
