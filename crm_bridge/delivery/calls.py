@@ -89,7 +89,7 @@ def record_attempt(
                 reply=storable.json_value(reply),
                 **fields,
             )
-    except DatabaseError:
+    except (DatabaseError, UnicodeError):  # UnicodeError: psycopg cannot even encode some text
         logger.exception("could not record a %s attempt at %s for %s", outcome, endpoint, sub.pk if sub else "-")
         return False
     return True
