@@ -214,6 +214,9 @@ class BridgeSettings:
     # Circuit breaker: open after this many consecutive retryable failures; probe again after RESET seconds.
     CIRCUIT_FAIL_MAX = Setting(5, _count)
     CIRCUIT_RESET_TIMEOUT = Setting(30.0, _seconds)
+    # While the CRM refuses a credential (the token: leads wait; a siteKey: that site's messages and hits wait),
+    # try it again with a harmless call this often (seconds); once accepted, deliveries resume by themselves.
+    CREDENTIAL_PROBE_INTERVAL = Setting(300.0, _seconds)
     # Ceiling on CRM calls per second across all workers (0: none); hit flushes only use what leaves this
     # share (0 to 1) of it free.
     CALLS_PER_SECOND = Setting(20.0, _non_negative)

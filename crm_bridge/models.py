@@ -77,8 +77,14 @@ class Site(models.Model):
     )  # fmt: skip
     texts = models.JSONField(_("widget texts"), default=dict, blank=True, help_text=_("Overrides per language."))
     is_active = models.BooleanField(_("active"), default=True)
+    # A pause of this site's *siteKey* (the CRM refused it): its messages and hits wait, its leads do not (they
+    # authenticate with the CRM token, whose pause is global: ``Circuit.token_paused_at``).
     paused_at = models.DateTimeField(_("deliveries paused at"), null=True, blank=True)
     paused_reason = models.TextField(_("why paused"), blank=True)
+    site_key_probe_at = models.DateTimeField(
+        _("next siteKey probe"), null=True, blank=True,
+        help_text=_("While the siteKey is refused, when it is next tried again."),
+    )  # fmt: skip
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -319,6 +325,12 @@ class Circuit(models.Model):
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     tokens = models.FloatField(_("tokens"), default=0.0, help_text=_("Call-rate bucket: calls that may start now."))
     tokens_at = models.DateTimeField(_("tokens at"), null=True, blank=True)
+    # The CRM token is one setting for every site, so its refusal pauses the leads of every site at once, here.
+    token_paused_at = models.DateTimeField(_("token refused at"), null=True, blank=True)
+    token_paused_reason = models.TextField(_("why the token is paused"), blank=True)
+    token_probe_at = models.DateTimeField(
+        _("next token probe"), null=True, blank=True, help_text=_("While the token is refused, when it is next tried.")
+    )
 
     class Meta:
         verbose_name = _("CRM circuit")

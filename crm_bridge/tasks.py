@@ -51,6 +51,12 @@ def flush_hits() -> int:
     return delivery.flush_hits()
 
 
+@shared_task(name="crm_bridge.probe_credentials", **_RELIABLE)
+def probe_credentials() -> dict[str, int]:
+    """Try refused credentials whose probe is due; an accepted one resumes its deliveries (no-op otherwise)."""
+    return delivery.probe_credentials(enqueue=broker.enqueue_delivery)
+
+
 @shared_task(name="crm_bridge.purge", **_RELIABLE)
 def purge() -> int:
     """Drop Idempotency-Key records past their TTL; returns how many."""
@@ -63,11 +69,17 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     ``CELERY_BEAT_SCHEDULE`` wins, so integrators can re-time or move them."""
     sweep_every = float(bridge_settings.SWEEP_INTERVAL)
     flush_every = float(bridge_settings.HIT_FLUSH_INTERVAL)
+    # Each credential's own probe time is in the database; this only looks whether one is due, which is cheap,
+    # so it runs as often as the sweep: a probe is then at most one sweep interval late.
+    probe_every = min(sweep_every, float(bridge_settings.CREDENTIAL_PROBE_INTERVAL))
     return {
         # `expires`: a sweep that waited in the queue longer than an interval is pointless; the next one comes.
         "crm_bridge.sweep": {"task": "crm_bridge.sweep", "schedule": sweep_every, "options": {"expires": sweep_every}},
         "crm_bridge.flush_hits": {
             "task": "crm_bridge.flush_hits", "schedule": flush_every, "options": {"expires": flush_every},
+        },
+        "crm_bridge.probe_credentials": {
+            "task": "crm_bridge.probe_credentials", "schedule": probe_every, "options": {"expires": probe_every},
         },
         "crm_bridge.purge": {"task": "crm_bridge.purge", "schedule": 3600.0, "options": {"expires": 3600.0}},
     }  # fmt: skip

@@ -67,7 +67,10 @@ class Dashboard:
 
     @property
     def healthy(self) -> bool:
-        return not self.paused_sites and all(c.state == Circuit.State.CLOSED for c in self.circuits)
+        # A refused token (``Circuit.token_paused_at``) holds every site's leads: not healthy either.
+        return not self.paused_sites and all(
+            c.state == Circuit.State.CLOSED and c.token_paused_at is None for c in self.circuits
+        )
 
 
 def dashboard_data(now: datetime | None = None) -> Dashboard:

@@ -103,7 +103,7 @@ class SiteAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resume deliveries of the selected sites"), permissions=["change"])
     def resume_deliveries(self, request: HttpRequest, queryset: QuerySet) -> None:
-        paused = list(queryset.filter(paused_at__isnull=False))
+        paused = [site for site in queryset if delivery.paused_credentials(site)]
         queued = sum(delivery.resume_site(site, enqueue=enqueue_on_commit) for site in paused)
         self.message_user(
             request,
@@ -123,7 +123,7 @@ class SiteAdmin(admin.ModelAdmin):
         site = get_object_or_404(Site, pk=object_id)
         if not self.has_change_permission(request, site):
             raise PermissionDenied
-        if site.paused_at:
+        if delivery.paused_credentials(site):  # its siteKey, or the CRM token (which holds every site's leads)
             queued = delivery.resume_site(site, enqueue=enqueue_on_commit)
             self.message_user(
                 request,
@@ -166,6 +166,8 @@ class SiteAdmin(admin.ModelAdmin):
         site = self.get_object(request, object_id)
         if site is not None:
             extra_context["embed_snippet"] = embed_snippet(request, site)
-            extra_context["site_paused"] = bool(site.paused_at)
+            # [(credential, since, reason)]: the siteKey's pause, and the token's (global, but it holds leads here too).
+            extra_context["paused_credentials"] = delivery.paused_credentials(site)
+            extra_context["site_paused"] = bool(extra_context["paused_credentials"])
             extra_context["resume_url"] = reverse("admin:crm_bridge_site_resume", args=[site.pk])
         return super().change_view(request, object_id, form_url, extra_context)

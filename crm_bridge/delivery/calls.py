@@ -4,11 +4,13 @@ call, and record the attempt whatever happens (docs/delivery.md, "Attempts").
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,11 +23,13 @@ from ..crm.errors import (
     CRMTimeout,
     CRMUnavailable,
 )
+from ..crm.spec import INT32_MAX
 from ..models import DeliveryAttempt, Submission
-from . import circuit
+from . import circuit, storable
 
 __all__ = ["MAX_INLINE_WAIT", "NON_IDEMPOTENT", "RateLimited", "make_call", "maybe_sent", "record_attempt"]
 
+logger = logging.getLogger("crm_bridge.delivery")
 Outcome = DeliveryAttempt.Outcome
 
 #: Writes the CRM has no idempotency key for: an answer lost after sending may mean it was stored.
@@ -56,17 +60,39 @@ def maybe_sent(error: CRMError) -> bool:
 
 
 def record_attempt(
-    sub: Submission | None, endpoint: str, started: datetime, seconds: float, outcome: str, **fields
-) -> None:
-    DeliveryAttempt.objects.create(
-        submission=sub,
-        attempt=sub.attempts if sub else 0,
-        endpoint=endpoint,
-        started_at=started,
-        duration_ms=max(0, round(seconds * 1000)),
-        outcome=outcome,
-        **fields,
-    )
+    sub: Submission | None,
+    endpoint: str,
+    started: datetime,
+    seconds: float,
+    outcome: str,
+    *,
+    error: Any = "",
+    reply: Any = None,
+    **fields: Any,
+) -> bool:
+    """Write one ``DeliveryAttempt``; returns False (and logs) if the database refused it.
+
+    ``error`` and ``reply`` come from the CRM or an exception: they are made storable first
+    (:mod:`.storable`). Should the insert still fail, it fails alone — in a savepoint, so an enclosing transaction
+    stays usable — and the caller goes on judging the CRM's answer: a lost log line must not turn a CRM failure
+    into "unexpected error" (which skips the circuit and ``AMBIGUOUS_SETTLE``)."""
+    try:
+        with transaction.atomic():
+            DeliveryAttempt.objects.create(
+                submission=sub,
+                attempt=sub.attempts if sub else 0,
+                endpoint=endpoint,
+                started_at=started,
+                duration_ms=min(max(0, round(seconds * 1000)), INT32_MAX),
+                outcome=outcome,
+                error=storable.text(error),
+                reply=storable.json_value(reply),
+                **fields,
+            )
+    except (DatabaseError, UnicodeError):  # UnicodeError: psycopg cannot even encode some text
+        logger.exception("could not record a %s attempt at %s for %s", outcome, endpoint, sub.pk if sub else "-")
+        return False
+    return True
 
 
 def make_call(sub: Submission | None, *, site_key: str | None = None, priority: str = "high") -> Callable:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ..conf import bridge_settings
 from ..models import Circuit
+from . import storable
 
 MAX_OPEN_WAIT = 600.0
 #: How soon a delivery held back by a half-open circuit looks again (the probe's answer is seconds away).
@@ -94,7 +95,7 @@ def record_failure(error: str, now: datetime | None = None) -> bool:
     circuit = get_circuit()
     with transaction.atomic():
         Circuit.objects.filter(pk=circuit.pk).update(
-            failures=F("failures") + 1, last_error=error[:2000], last_error_at=now
+            failures=F("failures") + 1, last_error=storable.text(error), last_error_at=now
         )
         circuit.refresh_from_db()
         trip = circuit.state == Circuit.State.HALF_OPEN or (

@@ -18,9 +18,9 @@ from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMError, CRMUnavailable
 from ..crm.spec import INT32_MAX
 from ..models import HitCounter
-from . import circuit
+from . import circuit, storable
 from .calls import make_call
-from .pauses import pause_site
+from .pauses import pause
 
 logger = logging.getLogger("crm_bridge.delivery")
 
@@ -54,7 +54,7 @@ def flush_hits(*, limit: int = 1000) -> int:
             ok = amount > 0 and call("ECommerce/UpdateBaseInfoHit", {"pkid": counter.pkid, "addHit": amount})
         except CRMAuthError as err:
             _release(counter, str(err))
-            pause_site(counter.site, err)
+            pause(counter.site, err)  # the siteKey: this site's hits and messages wait for the probe
             continue
         except CRMUnavailable as err:
             circuit.record_failure(str(err))
@@ -83,9 +83,9 @@ def _settle(counter: HitCounter, amount: int, *, sent: bool, error: str = "") ->
         sent=F("sent") + (amount if sent else 0),
         flushing_until=None,
         last_flushed_at=timezone.now(),
-        last_error=error,
+        last_error=storable.text(error),
     )
 
 
 def _release(counter: HitCounter, error: str) -> None:
-    HitCounter.objects.filter(pk=counter.pk).update(flushing_until=None, last_error=error[:2000])
+    HitCounter.objects.filter(pk=counter.pk).update(flushing_until=None, last_error=storable.text(error))

@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from .. import signals
 from ..conf import bridge_settings
-from ..models import Submission
+from ..models import Circuit, Submission
+from . import storable
+from .circuit import circuit_name
 
 logger = logging.getLogger("crm_bridge.delivery")
 S = Submission.Status
@@ -37,16 +39,20 @@ _FINAL_SIGNALS = {
 
 
 def due_filter(now: datetime) -> Q:
-    return Q(status=S.QUEUED, site__paused_at__isnull=True) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    """Queued rows due by ``now`` whose credential is not paused (``delivery.pauses``): a message needs its
+    site's siteKey, a lead the CRM token (one for every site, paused on the circuit row)."""
+    token_paused = Circuit.objects.filter(name=circuit_name(), token_paused_at__isnull=False)
+    credential_ok = Q(kind=Submission.Kind.MESSAGE, site__paused_at__isnull=True) | (
+        Q(kind=Submission.Kind.LEAD) & ~Exists(token_paused)
     )
+    return Q(status=S.QUEUED) & credential_ok & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
 
 
 def claim(submission_id: Any, now: datetime | None = None) -> Submission | None:
     """Take a due, queued row for this worker: status → sending, a lease, one attempt spent.
 
-    Returns the row, or None when it is not due, not queued (another worker has it, or it is final), or its
-    site's deliveries are paused."""
+    Returns the row, or None when it is not due, not queued (another worker has it, or it is final), or the
+    credential it needs is paused."""
     now = now or timezone.now()
     lease = now + timedelta(seconds=bridge_settings.LEASE_SECONDS)
     due_ids = Submission.objects.filter(due_filter(now), pk=submission_id).values("pk")
@@ -59,7 +65,12 @@ def claim(submission_id: Any, now: datetime | None = None) -> Submission | None:
 
 
 def _transition(sub: Submission, to: str, *, fields: dict[str, Any], now: datetime) -> bool:
-    """Move a row we hold (status sending) to ``to``; False if we no longer hold it (lease lost)."""
+    """Move a row we hold (status sending) to ``to``; False if we no longer hold it (lease lost). What came from
+    the CRM or an exception (``last_error``, ``crm_reply``) is made storable here (:mod:`.storable`)."""
+    if "last_error" in fields:
+        fields["last_error"] = storable.text(fields["last_error"])
+    if "crm_reply" in fields:
+        fields["crm_reply"] = storable.json_value(fields["crm_reply"])
     changed = Submission.objects.filter(pk=sub.pk, status=S.SENDING).update(
         status=to, lease_expires_at=None, updated_at=now, write_in_flight=False, **fields
     )

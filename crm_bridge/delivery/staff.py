@@ -5,13 +5,16 @@ paused site. Each takes ids and an ``enqueue`` callable and is safe to call twic
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from ..models import Site, Submission
+from ..models import Circuit, Site, Submission
+from . import pauses
+from .circuit import circuit_name
 
-__all__ = ["cancel", "release_spam", "resume_site", "retry_now"]
+__all__ = ["cancel", "paused_credentials", "release_spam", "resume_site", "retry_now"]
 
 S = Submission.Status
 
@@ -51,7 +54,22 @@ def release_spam(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
 
 
 def resume_site(site: Site, *, enqueue: Callable[[str], bool]) -> int:
-    """Un-pause a site whose credentials were refused (after staff fixed them); its waiting rows go now."""
-    Site.objects.filter(pk=site.pk).update(paused_at=None, paused_reason="")
+    """Lift every credential pause that holds ``site`` back — its siteKey's, and the CRM token's (global: the
+    leads of other sites resume too) — after staff fixed them, without waiting for the next probe. This site's
+    waiting rows go now; other sites' leads are handed over if due. Returns how many rows were handed over."""
+    now = timezone.now()
+    Site.objects.filter(pk=site.pk).update(paused_at=None, paused_reason="", site_key_probe_at=None)
+    others = pauses.resume_token(enqueue=enqueue, now=now, exclude_site=site)
     ids = Submission.objects.filter(site=site, status=S.QUEUED).values_list("pk", flat=True)
-    return retry_now(list(ids), enqueue=enqueue)
+    return retry_now(list(ids), enqueue=enqueue) + others
+
+
+def paused_credentials(site: Site) -> list[tuple[str, datetime, str]]:
+    """What holds ``site``'s deliveries back: ``(credential, since, reason)`` for its siteKey and the token."""
+    held = []
+    if site.paused_at:
+        held.append(("siteKey", site.paused_at, site.paused_reason))
+    token = Circuit.objects.filter(name=circuit_name(), token_paused_at__isnull=False).first()
+    if token is not None:
+        held.append(("token", token.token_paused_at, token.token_paused_reason))
+    return held

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMRejected, CRMUnavailable
-from ..models import Circuit, Submission
+from ..models import Circuit, Site, Submission
 from . import calls, circuit, outbox, pauses
 from .backoff import retry_delay
 from .flows import Verdict, deliver_lead, deliver_message, duplicate_board_note
@@ -24,10 +25,13 @@ logger = logging.getLogger("crm_bridge.delivery")
 S = Submission.Status
 
 
-def deliver(submission_id: Any) -> str:
+def deliver(submission_id: Any, now: datetime | None = None) -> str:
     """Deliver one submission. Returns the status the row is left in, or ``"skipped"`` when it was not ours
-    to deliver (not due, already claimed or final, site paused)."""
-    now = timezone.now()
+    to deliver (not due, already claimed or final, its credential paused).
+
+    ``now`` (default: the current time) is the clock of every transition, circuit update and back-off this
+    delivery computes, so tests can move time instead of sleeping."""
+    now = now or timezone.now()
     sub = outbox.claim(submission_id, now)
     if sub is None:
         return "skipped"
@@ -38,33 +42,39 @@ def deliver(submission_id: Any) -> str:
     try:
         verdict = _run_flow(sub)
     except calls.RateLimited as limited:
-        circuit.release_probe()
-        outbox.retry_later(sub, delay=_jitter(limited.wait), spend_attempt=False)
+        circuit.release_probe(now)
+        outbox.retry_later(sub, delay=_jitter(limited.wait), spend_attempt=False, now=now)
+    except pauses.CredentialPaused:
+        # The duplicate note needs the site's siteKey, paused meanwhile: the lead waits for the probe, unspent.
+        circuit.record_success(now)
+        delay = float(bridge_settings.CREDENTIAL_PROBE_INTERVAL)
+        outbox.retry_later(sub, delay=delay, spend_attempt=False, now=now)
     except CRMAuthError as err:
-        circuit.record_success()  # the CRM answered: it is up
-        pauses.pause_site(sub.site, err)
-        outbox.retry_later(sub, delay=0, error=str(err), spend_attempt=False)
+        circuit.record_success(now)  # the CRM answered: it is up
+        pauses.pause(sub.site, err, now)
+        # Due at once, but not claimed while the credential is paused (outbox.due_filter); the probe resumes it.
+        outbox.retry_later(sub, delay=0, error=str(err), spend_attempt=False, now=now)
     except CRMRejected as err:
-        circuit.record_success()
-        outbox.finish(sub, S.FAILED, reply=err.as_dict(), error=str(err))
+        circuit.record_success(now)
+        outbox.finish(sub, S.FAILED, reply=err.as_dict(), error=str(err), now=now)
     except CRMUnavailable as err:
-        circuit.record_failure(str(err))
+        circuit.record_failure(str(err), now)
         # The CRM may still be working on a write we gave up on: a retry must not overtake it (a lead's repeat
         # checks would not see the customer yet, and Save would run twice).
         settle = (
             bridge_settings.AMBIGUOUS_SETTLE if err.endpoint in calls.NON_IDEMPOTENT and calls.maybe_sent(err) else 0.0
         )
-        _retry_or_give_up(sub, str(err), at_least=settle)
+        _retry_or_give_up(sub, str(err), at_least=settle, now=now)
     except Exception as err:  # a bug of ours must not lose the row: keep it, with back-off, for a person to see
         logger.exception("unexpected error delivering %s", sub.pk)
-        circuit.release_probe()
-        _retry_or_give_up(sub, f"{type(err).__name__}: {err}")
+        circuit.release_probe(now)
+        _retry_or_give_up(sub, f"{type(err).__name__}: {err}", now=now)
     else:
-        circuit.record_success()
+        circuit.record_success(now)
         if verdict.status == "wait":
-            outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False)
+            outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False, now=now)
         else:
-            outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason)
+            outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason, now=now)
     return sub.status
 
 
@@ -80,6 +90,8 @@ def _run_flow(sub: Submission) -> Verdict:
 
     verdict = deliver_lead(sub, call, mark_save_attempted=mark_save_attempted)
     if verdict.status == "duplicate" and site.post_duplicates_to_board:
+        if Site.objects.filter(pk=site.pk, paused_at__isnull=False).exists():
+            raise pauses.CredentialPaused("siteKey")
         posted = call(
             "ECommerce/AddMessageBoard",
             {"custID": site.default_cust_id, "content": duplicate_board_note(sub), "contact": sub.payload["tel"]},
@@ -88,8 +100,7 @@ def _run_flow(sub: Submission) -> Verdict:
     return verdict
 
 
-def _retry_or_give_up(sub: Submission, error: str, *, at_least: float = 0.0) -> None:
-    now = timezone.now()
+def _retry_or_give_up(sub: Submission, error: str, *, now: datetime, at_least: float = 0.0) -> None:
     if outbox.out_of_attempts(sub, now):
         outbox.finish(sub, S.FAILED, error=f"gave up after {sub.attempts} attempts: {error}", now=now)
     else:
@@ -100,14 +111,15 @@ def _jitter(seconds: float) -> float:
     return max(0.5, seconds) * random.uniform(1.0, 1.2)
 
 
-def sweep(*, enqueue: Callable[[str], bool]) -> int:
+def sweep(*, enqueue: Callable[[str], bool], now: datetime | None = None) -> int:
     """Recover expired leases and hand due rows to the broker. While the circuit is open only one row (the
     probe) is handed over once the circuit's wait has passed; none before."""
+    now = now or timezone.now()
     state = circuit.get_circuit()
     if state.state == Circuit.State.CLOSED:
         limit = None
-    elif state.retry_at and state.retry_at <= timezone.now():  # open and due, or a half-open probe gone stale
+    elif state.retry_at and state.retry_at <= now:  # open and due, or a half-open probe gone stale
         limit = 1
     else:
         limit = 0
-    return outbox.sweep(enqueue=enqueue, limit=limit)
+    return outbox.sweep(enqueue=enqueue, limit=limit, now=now)

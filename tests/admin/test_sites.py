@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from crm_bridge.admin.forms import LEAD_VARIABLES, OriginsField, SiteAdminForm, validate_lead_mapping
 from crm_bridge.delivery.flows import build_customer
-from crm_bridge.models import Site, Submission
+from crm_bridge.models import Circuit, Site, Submission
 
 from .conftest import OTHER_KEY, SITE_KEY, assert_no_secret
 
@@ -298,4 +298,36 @@ def test_resume_action_only_touches_paused_sites(
     assert len(enqueued) == 2
     assert [str(m) for m in response.context["messages"]] == [
         "Resumed deliveries of 1 site; 2 waiting submission(s) queued for delivery now."
+    ]
+
+
+def _pause_token(reason="The CRM refused our token: error_code=21301"):
+    from crm_bridge.delivery import circuit
+
+    circuit.get_circuit()
+    Circuit.objects.update(token_paused_at=timezone.now(), token_paused_reason=reason)
+
+
+def test_site_page_says_which_credential_is_paused(admin_client, paused_site):
+    body = admin_client.get(change_url(paused_site)).content.decode()
+    assert body.count('class="crm-paused-siteKey"') == 1 and 'class="crm-paused-token"' not in body
+    _pause_token()
+    body = admin_client.get(change_url(paused_site)).content.decode()
+    assert body.count('class="crm-paused-siteKey"') == 1 and body.count('class="crm-paused-token"') == 1
+    assert "The CRM refused our token: error_code=21301" in body
+
+
+def test_resume_button_lifts_the_token_pause_too(
+    admin_client, site, make_submission, enqueued, django_capture_on_commit_callbacks
+):
+    _pause_token()
+    leads = [make_submission("lead", site=site) for _ in range(2)]
+    body = admin_client.get(change_url(site)).content.decode()
+    assert body.count("Deliveries of this site to the CRM are paused.") == 1  # held by the token alone
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:crm_bridge_site_resume", args=[site.pk]), follow=True)
+    assert Circuit.objects.get().token_paused_at is None
+    assert sorted(enqueued) == sorted(str(s.pk) for s in leads)
+    assert [str(m) for m in response.context["messages"]] == [
+        "Deliveries resumed; 2 waiting submissions queued for delivery now."
     ]

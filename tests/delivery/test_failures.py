@@ -64,38 +64,38 @@ def test_connection_refused_is_retried_and_never_ambiguous(sandbox_crm, make_sub
     assert sub.attempt_log.get().outcome == "retry"
 
 
-def test_refused_token_pauses_the_site_and_spends_no_attempt(sandbox_crm, make_submission, site, caplog):
+def test_refused_token_pauses_leads_only_and_spends_no_attempt(sandbox_crm, make_submission, site, caplog):
     sandbox_crm.set_credentials(tokens=[])
     sub = make_submission("lead")
     other = make_submission("message")
     assert delivery.deliver(sub.pk) == S.QUEUED
     site.refresh_from_db()
     sub.refresh_from_db()
-    assert site.paused_at is not None and "refused" in site.paused_reason
+    state = circuit.get_circuit()
+    assert state.token_paused_at is not None and "refused our token" in state.token_paused_reason
+    assert site.paused_at is None  # the siteKey was fine
     assert (sub.status, sub.attempts) == (S.QUEUED, 0)
-    assert "sandbox-token" not in site.paused_reason
-    assert any(r.levelname == "ERROR" and "paused" in r.getMessage() for r in caplog.records)
-    # While paused, nothing of that site is claimed or sent.
-    calls = sandbox_crm.calls()
-    assert delivery.deliver(other.pk) == "skipped"
-    assert sandbox_crm.calls() == calls
-    # Staff fix the credential and resume: everything waiting goes.
+    assert "sandbox-token" not in state.token_paused_reason
+    assert [r.levelname for r in caplog.records if "paused" in r.getMessage()] == ["ERROR"]
+    # Messages authenticate with the siteKey: they still go.
+    assert delivery.deliver(other.pk) == S.DELIVERED
+    # Staff fix the credential and resume: the waiting lead goes.
     sandbox_crm.reset()
     enqueued: list[str] = []
-    assert delivery.resume_site(site, enqueue=enqueued.append) == 2
-    assert sorted(enqueued) == sorted([str(sub.pk), str(other.pk)])
+    assert delivery.resume_site(site, enqueue=enqueued.append) == 1
+    assert enqueued == [str(sub.pk)]
     assert delivery.deliver(sub.pk) == S.DELIVERED
-    assert delivery.deliver(other.pk) == S.DELIVERED
 
 
-def test_refused_site_key_pauses_the_site(sandbox_crm, make_submission, site):
+def test_refused_site_key_pauses_the_sites_messages(sandbox_crm, make_submission, site):
     sandbox_crm.set_credentials(site_keys=[])
     sub = make_submission("message")
     assert delivery.deliver(sub.pk) == S.QUEUED
     site.refresh_from_db()
-    assert site.paused_at is not None
+    assert site.paused_at is not None and "refused our siteKey" in site.paused_reason
     assert "sandbox-site-key" not in site.paused_reason
     assert Submission.objects.get(pk=sub.pk).attempts == 0
+    assert circuit.get_circuit().token_paused_at is None
 
 
 @pytest.mark.parametrize(("fault", "options", "reason"), [
@@ -145,11 +145,10 @@ def test_circuit_opens_stops_calling_and_closes_after_a_probe(sandbox_crm, make_
     assert subs[2].next_attempt_at >= state.retry_at
     # The CRM recovers; after the reset timeout one probe goes through and closes the circuit.
     sandbox_crm.clear_faults()
-    time.sleep(1.1)
-    assert delivery.deliver(subs[3].pk) == S.DELIVERED
+    later = state.retry_at + timedelta(seconds=0.1)  # the reset timeout has passed, on the clock deliver is given
+    assert delivery.deliver(subs[3].pk, now=later) == S.DELIVERED
     assert circuit.get_circuit().state == Circuit.State.CLOSED
-    _due_again(subs[2])
-    assert delivery.deliver(subs[2].pk) == S.DELIVERED
+    assert delivery.deliver(subs[2].pk, now=subs[2].next_attempt_at) == S.DELIVERED
 
 
 def test_a_failed_probe_reopens_for_longer(sandbox_crm, make_submission, settings):
@@ -158,12 +157,13 @@ def test_a_failed_probe_reopens_for_longer(sandbox_crm, make_submission, setting
     first, probe = make_submission("message"), make_submission("message")
     delivery.deliver(first.pk)
     opened = circuit.get_circuit()
-    time.sleep(1.1)
-    assert delivery.deliver(probe.pk) == S.QUEUED  # it was the probe, and it failed
+    later = opened.retry_at + timedelta(seconds=0.1)
+    assert delivery.deliver(probe.pk, now=later) == S.QUEUED  # it was the probe, and it failed
     reopened = circuit.get_circuit()
     assert reopened.state == Circuit.State.OPEN
     assert reopened.opened_at == opened.opened_at
-    assert (reopened.retry_at - timezone.now()).total_seconds() > 0.5
+    # Re-opened for at least the reset timeout again, counted from the probe's clock.
+    assert (reopened.retry_at - later).total_seconds() >= 1.0
     assert sandbox_crm.calls() == 2
 
 
@@ -186,13 +186,13 @@ def test_a_probe_that_never_reached_the_crm_frees_the_circuit_at_once(sandbox_cr
     sandbox_crm.inject_fault("down", count=1)
     first, probe, after = (make_submission("message") for _ in range(3))
     delivery.deliver(first.pk)
-    time.sleep(1.1)
+    later = circuit.get_circuit().retry_at + timedelta(seconds=0.1)
     # The probe is rate-limited before it calls: no answer either way, so the next caller may probe right away.
     settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CALLS_PER_SECOND": 0.01}
     circuit.get_circuit()
     Circuit.objects.update(tokens=0.0, tokens_at=timezone.now())
-    assert delivery.deliver(probe.pk) == S.QUEUED
+    assert delivery.deliver(probe.pk, now=later) == S.QUEUED
     assert circuit.get_circuit().state == Circuit.State.OPEN
     settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "CALLS_PER_SECOND": 0}
-    assert delivery.deliver(after.pk) == S.DELIVERED
+    assert delivery.deliver(after.pk, now=later) == S.DELIVERED
     assert circuit.get_circuit().state == Circuit.State.CLOSED

@@ -4,7 +4,6 @@ what went in, what came out, nothing lost, nothing twice)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -105,8 +104,8 @@ def test_worker_killed_mid_delivery_loses_nothing_and_reports_possible_duplicate
             _post(live_server, "messages", {"key": site.public_key, "content": c})
         for n, t in leads:
             _post(live_server, "leads", {"key": site.public_key, "name": n, "tel": t, "company": ""})
-        wait_for(lambda: Submission.objects.filter(status=S.SENDING).count() >= 1, timeout=30)
-        time.sleep(0.5)  # inside the slow calls
+        # A non-idempotent write flagged in flight: the worker is inside (or just about to make) a slow call.
+        wait_for(lambda: Submission.objects.filter(status=S.SENDING, write_in_flight=True).exists(), timeout=30)
         procs["worker"].kill()
     assert Submission.objects.filter(status=S.SENDING).count() >= 1  # left behind by the dead worker
     with celery_processes(crm_base_url=crm_url, options=options):
