@@ -37,7 +37,8 @@ _FINAL_SIGNALS = {
 
 
 def due_filter(now: datetime) -> Q:
-    return Q(status=S.QUEUED, site__paused_at__isnull=True) & (
+    # redacted_at: a row whose personal data was erased (retention, erasure request) is never sent again.
+    return Q(status=S.QUEUED, site__paused_at__isnull=True, redacted_at__isnull=True) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
 
