@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
 from ..models import Site, default_features
 from ..origins import normalise_origin
+from ..privacy.notice import default_notice
 
 __all__ = [
     "FEATURE_CHOICES",
@@ -229,6 +230,12 @@ class SiteAdminForm(forms.ModelForm):
             "default_cust_id",
             "lead_mapping",
             "post_duplicates_to_board",
+            "privacy_notice_zh",
+            "privacy_notice_en",
+            "privacy_contact",
+            "retention_days",
+            "consent_required_leads",
+            "consent_required_messages",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -239,6 +246,10 @@ class SiteAdminForm(forms.ModelForm):
         if not has_key:
             field.required = True
             field.help_text = _("Secret: the CRM's key for this site. Never shown again once saved.")
+        # An empty notice means the default one: show it as the placeholder, so staff see what visitors read.
+        for name, lang in (("privacy_notice_zh", "zh-CN"), ("privacy_notice_en", "en")):
+            if name in self.fields:
+                self.fields[name].widget.attrs["placeholder"] = default_notice(self.instance, lang)
         if "features" in self.fields:
             enabled = {**default_features(), **(self.instance.features or {})}
             self.initial["features"] = [name for name, _label in FEATURE_CHOICES if enabled.get(name)]
