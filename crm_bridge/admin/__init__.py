@@ -2,7 +2,8 @@
 delivery dashboard on the admin index, and the CRM API console.
 
 Modules: ``sites`` (Site, the console's URL), ``submissions`` (the outbox and its actions), ``health`` (hit
-counters, circuit), ``privacy`` (the privacy audit log), ``dashboard`` (the index's numbers), ``console`` (the API console view), ``common``.
+counters, circuit), ``privacy`` (the privacy audit log), ``dashboard`` (the index's numbers), ``console`` (the
+API console view), ``common``.
 
 The dashboard reaches the default admin index without touching the project's templates: if the default
 ``admin.site`` has no ``index_template`` of its own, it gets ``crm_bridge/admin/index.html``, which extends
