@@ -84,12 +84,22 @@ def report(name: str, value: float, floor: float, unit: str = "ms") -> None:
 def bench_intake(site: Site, n: int = 300) -> None:
     client = Client(HTTP_ORIGIN="https://bench.example", SERVER_NAME="localhost")
     counter = iter(range(10**9))
+    version = site.privacy_version  # the visitor's consent, as the widget sends it
 
     def submit(i: int) -> None:
         k = next(counter)
         r = client.post(
             "/crm/widget/v1/leads",
-            data=json.dumps({"key": site.public_key, "name": f"压测{k}", "tel": f"139{k:08d}", "message": "报价"}),
+            data=json.dumps(
+                {
+                    "key": site.public_key,
+                    "name": f"压测{k}",
+                    "tel": f"139{k:08d}",
+                    "message": "报价",
+                    "consent": True,
+                    "version": version,
+                }
+            ),
             content_type="application/json",
             HTTP_IDEMPOTENCY_KEY=f"bench-{k}",
         )

@@ -13,12 +13,14 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .origins import normalise_origin, origin_key
+from .privacy import notice
 
 __all__ = [
     "Circuit",
@@ -26,6 +28,7 @@ __all__ = [
     "HitCounter",
     "IdempotencyRecord",
     "LeadIdentity",
+    "PrivacyAuditLog",
     "Site",
     "Submission",
 ]
@@ -38,6 +41,11 @@ def new_public_key() -> str:
 
 def default_features() -> dict[str, bool]:
     return {"messages": True, "leads": True, "hits": True}
+
+
+#: Finite by default (PIPL Art. 19: no longer than the purpose needs): the CRM is where sales works with a
+#: lead; our copy serves delivery and troubleshooting, which half a year covers with room to spare.
+DEFAULT_RETENTION_DAYS = 180
 
 
 def default_lead_mapping() -> dict[str, str]:
@@ -85,6 +93,26 @@ class Site(models.Model):
         _("next siteKey probe"), null=True, blank=True,
         help_text=_("While the siteKey is refused, when it is next tried again."),
     )  # fmt: skip
+    # --- privacy (PIPL; docs/privacy.md): kept together ---
+    privacy_notice_zh = models.TextField(
+        _("privacy notice (Chinese)"), blank=True,
+        help_text=_("Shown next to the submit button. Empty: the default notice, naming this site."),
+    )  # fmt: skip
+    privacy_notice_en = models.TextField(
+        _("privacy notice (English)"), blank=True,
+        help_text=_("Shown next to the submit button. Empty: the default notice, naming this site."),
+    )  # fmt: skip
+    privacy_contact = models.CharField(
+        _("privacy contact"), max_length=200, blank=True,
+        help_text=_("Where visitors ask about their data (e-mail or phone); named by the default notice."),
+    )  # fmt: skip
+    retention_days = models.PositiveIntegerField(
+        _("retention period (days)"), default=DEFAULT_RETENTION_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Finished submissions older than this have their personal fields erased here."),
+    )  # fmt: skip
+    consent_required_leads = models.BooleanField(_("leads need explicit consent"), default=True)
+    consent_required_messages = models.BooleanField(_("messages need explicit consent"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -98,6 +126,19 @@ class Site(models.Model):
 
     def __repr__(self) -> str:  # never the siteKey
         return f"<Site {self.pk} {self.name!r} {self.public_key}>"
+
+    def privacy_notice(self, lang: str) -> str:
+        """The notice visitors read in ``lang`` (``zh-CN`` | ``en``): the site's text, else the default."""
+        return notice.notice_text(self, lang)
+
+    @property
+    def privacy_version(self) -> str:
+        """The notice's version: changes whenever a text in either language changes (:mod:`.privacy.notice`)."""
+        return notice.notice_version(self)
+
+    def consent_required(self, kind: str) -> bool:
+        """Whether a submission of ``kind`` (``message`` | ``lead``) must carry the visitor's consent."""
+        return self.consent_required_leads if kind == "lead" else self.consent_required_messages
 
     def feature(self, name: str) -> bool:
         return bool({**default_features(), **(self.features or {})}.get(name))
@@ -181,6 +222,15 @@ class Submission(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # --- privacy (PIPL; docs/privacy.md): kept together ---
+    consent = models.JSONField(
+        _("consent record"), null=True, blank=True,
+        help_text=_("The notice the visitor agreed to: version, SHA-256 of its text, language, time, origin, page."),
+    )  # fmt: skip
+    redacted_at = models.DateTimeField(
+        _("personal data erased"), null=True, blank=True, db_index=True,
+        help_text=_("Retention or an erasure request removed the personal fields; never delivered again."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("submission")
@@ -235,6 +285,32 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.outcome}"
+
+
+class PrivacyAuditLog(models.Model):
+    """One privacy action (retention run, data-subject find/export/erase): who, when, how many rows — never the
+    phone number, e-mail or any other personal data it was about."""
+
+    class Action(models.TextChoices):
+        RETENTION = "retention", _("retention redaction")
+        FIND = "find", _("find")
+        EXPORT = "export", _("export")
+        ERASE = "erase", _("erase")
+
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    actor = models.CharField(_("by"), max_length=150, help_text=_("A staff user, a command, or the periodic task."))
+    via = models.CharField(_("via"), max_length=20)  # "admin" | "command" | "task"
+    matched_by = models.CharField(_("matched by"), max_length=20, blank=True)  # "phone" | "email" | "selection"
+    rows = models.PositiveIntegerField(_("rows"))
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("privacy audit entry")
+        verbose_name_plural = _("privacy audit log")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.rows} by {self.actor}"
 
 
 class LeadIdentity(models.Model):

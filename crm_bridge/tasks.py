@@ -17,6 +17,7 @@ from . import broker, delivery
 from .broker import DELIVER_TASK
 from .conf import bridge_settings
 from .intake.idempotency import purge_idempotency_records
+from .privacy.retention import run_retention
 
 logger = logging.getLogger("crm_bridge.tasks")
 
@@ -63,6 +64,12 @@ def purge() -> int:
     return purge_idempotency_records()
 
 
+@shared_task(name="crm_bridge.retention", **_RELIABLE)
+def retention() -> int:
+    """Erase the personal fields of finished submissions past their site's retention period; returns how many."""
+    return run_retention()
+
+
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """The periodic tasks crm_bridge needs, keyed by entry name. Installed into whatever scheduler ``celery
     beat`` runs (see :func:`_install_schedule`); an entry of the same name in the host's own
@@ -82,6 +89,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "crm_bridge.probe_credentials", "schedule": probe_every, "options": {"expires": probe_every},
         },
         "crm_bridge.purge": {"task": "crm_bridge.purge", "schedule": 3600.0, "options": {"expires": 3600.0}},
+        # Retention is counted in days: a run every 6 hours erases a row at most a quarter-day late.
+        "crm_bridge.retention": {
+            "task": "crm_bridge.retention", "schedule": 6 * 3600.0, "options": {"expires": 6 * 3600.0},
+        },
     }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
 from ..intake.serializers import DEFAULT_TEXTS, LANGUAGES
 from ..models import Site, default_features
 from ..origins import normalise_origin
+from ..privacy.notice import default_notice
 
 __all__ = [
     "FEATURE_CHOICES",
@@ -305,6 +306,12 @@ class SiteAdminForm(forms.ModelForm):
             "default_cust_id",
             "lead_mapping",
             "post_duplicates_to_board",
+            "privacy_notice_zh",
+            "privacy_notice_en",
+            "privacy_contact",
+            "retention_days",
+            "consent_required_leads",
+            "consent_required_messages",
         ]
         # Through field_classes, not a declared field: the label and help text stay the model's.
         field_classes = {"texts": WidgetTextsField}
@@ -321,6 +328,10 @@ class SiteAdminForm(forms.ModelForm):
         # would otherwise show "null" on the add page and save {} (a new site without the default lead mapping).
         for name in ("allowed_origins", "lead_mapping"):
             self.initial.setdefault(name, getattr(self.instance, name))
+        # An empty notice means the default one: show it as the placeholder, so staff see what visitors read.
+        for name, lang in (("privacy_notice_zh", "zh-CN"), ("privacy_notice_en", "en")):
+            if name in self.fields:
+                self.fields[name].widget.attrs["placeholder"] = default_notice(self.instance, lang)
         if "features" in self.fields:
             enabled = {**default_features(), **(self.instance.features or {})}
             self.initial["features"] = [name for name, _label in FEATURE_CHOICES if enabled.get(name)]

@@ -66,7 +66,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ("name", "deliveries", "is_active", "public_key", "origins", "enabled_features")
     list_filter = ("is_active", PausedFilter)
     search_fields = ("name", "public_key")
-    readonly_fields = ("public_key", "paused_at", "paused_reason", "created_at", "updated_at")
+    readonly_fields = ("public_key", "paused_at", "paused_reason", "created_at", "updated_at", "privacy_version")
     actions = ["resume_deliveries"]
     fieldsets = (
         (None, {"fields": ("name", "is_active", "public_key", "new_site_key")}),
@@ -75,10 +75,32 @@ class SiteAdmin(admin.ModelAdmin):
             _("Delivery to the CRM"),
             {"fields": ("default_cust_id", "lead_mapping", "post_duplicates_to_board", "paused_at", "paused_reason")},
         ),
+        (
+            _("Privacy (PIPL)"),
+            {
+                "fields": (
+                    "privacy_notice_zh",
+                    "privacy_notice_en",
+                    "privacy_contact",
+                    "retention_days",
+                    "consent_required_leads",
+                    "consent_required_messages",
+                    "privacy_version",
+                ),
+                "description": _(
+                    "Visitors see the notice next to the submit button. Its version changes whenever "
+                    "a text changes; visitors with an open form are then asked to reload it."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
     # --- list columns -----------------------------------------------------------------------------------
+
+    @admin.display(description=_("privacy notice version"))
+    def privacy_version(self, site: Site) -> str:
+        return site.privacy_version if site.pk else "—"
 
     @admin.display(description=_("allowed origins"))
     def origins(self, site: Site) -> str:

@@ -5,21 +5,29 @@ Submissions are written by intake and moved by delivery, never edited by hand: t
 field is read-only, and an object's page is a view page. State changes go through the delivery functions only
 (as list actions, or the buttons on a submission's page), which make the same conditional updates the workers
 do, so staff can never race a worker into sending a row twice.
+
+Data-subject requests (docs/privacy.md): search by phone or e-mail, then "Export selected as JSON" or "Erase
+selected" (a confirmation page says plainly that the CRM's copy must be deleted in the CRM). Both are audited
+(:class:`~crm_bridge.models.PrivacyAuditLog`) without the personal data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator, smart_split, unescape_string_literal
@@ -27,7 +35,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import delivery
-from ..models import DeliveryAttempt, Submission
+from ..models import DeliveryAttempt, PrivacyAuditLog, Submission
+from ..privacy import requests as privacy_requests
 from .common import CountingEnqueue, badge, enqueue_on_commit, folded_json, pretty_json
 
 __all__ = ["DeliveryAttemptInline", "SubmissionAdmin", "search_q"]
@@ -125,17 +134,19 @@ def _summary(sub: Submission) -> str:
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = ("created_at", "status_badge", "kind", "site", "summary", "attempts_column", "next_attempt")
     list_display_links = ("created_at", "summary")
-    list_filter = ("status", "kind", "site", ("created_at", admin.DateFieldListFilter), AmbiguousFilter)
+    list_filter = ("status", "kind", "site", ("created_at", admin.DateFieldListFilter), AmbiguousFilter,
+                   ("redacted_at", admin.EmptyFieldListFilter))  # fmt: skip
     list_select_related = ("site",)
     list_per_page = 50
     search_fields = ("payload",)  # the real work is in get_search_results; this turns the search box on
     search_help_text = _("Name, phone number, message text, e-mail, company, or a submission id.")
     ordering = ("-created_at",)
     inlines = [DeliveryAttemptInline]
-    actions = ["retry_now", "cancel", "release_spam"]
+    actions = ["retry_now", "cancel", "release_spam", "export_json", "erase"]
     fieldsets = (
         (None, {"fields": ("id", "site", "kind", "status_badge", "created_at", "finished_at")}),
         (_("What the visitor sent"), {"fields": ("payload_pretty", "page_url", "origin", "user_agent", "spam_reason")}),
+        (_("Privacy"), {"fields": ("consent_pretty", "redacted_at")}),
         (
             _("Delivery"),
             {
@@ -147,7 +158,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     readonly_fields = (
         "id", "site", "kind", "status_badge", "created_at", "finished_at", "payload_pretty", "page_url", "origin",
         "user_agent", "spam_reason", "attempts", "next_attempt_at", "enqueued_at", "lease_expires_at",
-        "ambiguous_sends", "save_attempted", "last_error", "crm_reply_pretty", "updated_at",
+        "ambiguous_sends", "save_attempted", "last_error", "crm_reply_pretty", "updated_at", "consent_pretty",
+        "redacted_at",
     )  # fmt: skip
 
     # --- permissions: written by intake, moved by delivery ----------------------------------------------
@@ -190,6 +202,10 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description=_("payload"))
     def payload_pretty(self, sub: Submission) -> str:
         return pretty_json(sub.payload)
+
+    @admin.display(description=_("consent record"))
+    def consent_pretty(self, sub: Submission) -> str:
+        return pretty_json(sub.consent)
 
     @admin.display(description=_("the CRM's last answer"))
     def crm_reply_pretty(self, sub: Submission) -> str:
@@ -253,6 +269,52 @@ class SubmissionAdmin(admin.ModelAdmin):
         n = delivery.release_spam(ids, enqueue=enqueue_on_commit)
         self._report(request, n, len(ids), str(_("released from spam and queued")),
                      str(_("only submissions held as spam can be released.")))  # fmt: skip
+
+    # --- data-subject requests -------------------------------------------------------------------------
+
+    @admin.action(description=_("Export selected as JSON (data-subject request)"), permissions=["change"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        rows = list(queryset.select_related("site").order_by("created_at"))
+        privacy_requests.audit(PrivacyAuditLog.Action.EXPORT, actor=request.user.get_username(), via="admin",
+                               matched_by="selection", rows=len(rows))  # fmt: skip
+        body = json.dumps(privacy_requests.export(rows), cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="submissions.json"'
+        return response
+
+    @admin.action(description=_("Erase selected (data-subject request)"), permissions=["change"])
+    def erase(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """A confirmation page first (what is erased, and that the CRM's copy is not); then redact."""
+        if request.POST.get("confirm") != "yes":
+            rows = list(queryset.order_by("created_at"))
+            sent = sum(s.status in (S.DELIVERED, S.DUPLICATE) for s in rows)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Erase the personal data of these submissions?"),
+                "rows": rows,
+                "sent": sent,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            return TemplateResponse(request, "admin/crm_bridge/submission/erase_confirmation.html", context)
+        rows = list(queryset)
+        n = privacy_requests.erase(rows)
+        privacy_requests.audit(PrivacyAuditLog.Action.ERASE, actor=request.user.get_username(), via="admin",
+                               matched_by="selection", rows=n)  # fmt: skip
+        self.message_user(
+            request,
+            ngettext(
+                "Erased the personal data of %(n)d submission here. What was already delivered is still in the CRM: "
+                "delete it there too.",
+                "Erased the personal data of %(n)d submissions here. What was already delivered is still in the CRM: "
+                "delete it there too.",
+                n,
+            )
+            % {"n": n},
+            messages.SUCCESS if n else messages.WARNING,
+        )
+        return None
 
     # --- the same actions as buttons on a submission's page ---------------------------------------------
 

@@ -45,7 +45,12 @@ def due_filter(now: datetime) -> Q:
     credential_ok = Q(kind=Submission.Kind.MESSAGE, site__paused_at__isnull=True) | (
         Q(kind=Submission.Kind.LEAD) & ~Exists(token_paused)
     )
-    return Q(status=S.QUEUED) & credential_ok & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    # redacted_at: a row whose personal data was erased (retention, erasure request) is never sent again.
+    return (
+        Q(status=S.QUEUED, redacted_at__isnull=True)
+        & credential_ok
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    )
 
 
 def claim(submission_id: Any, now: datetime | None = None) -> Submission | None:

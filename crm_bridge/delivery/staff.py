@@ -1,5 +1,6 @@
 """What staff can do to rows from admin (and integrators from code): retry, cancel, release from spam, resume a
-paused site. Each takes ids and an ``enqueue`` callable and is safe to call twice.
+paused site. Each takes ids and an ``enqueue`` callable and is safe to call twice. Rows whose personal data was
+erased (``redacted_at``) are never retried or released: there is nothing left to send.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ S = Submission.Status
 def retry_now(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
     """Queued or failed rows → queued and due now (a failed row gets a fresh attempt budget)."""
     now = timezone.now()
-    ids = [str(i) for i in ids]
+    kept = Submission.objects.filter(pk__in=[str(i) for i in ids], redacted_at__isnull=True)
+    ids = [str(pk) for pk in kept.values_list("pk", flat=True)]
     Submission.objects.filter(pk__in=ids, status=S.FAILED).update(
         status=S.QUEUED, attempts=0, next_attempt_at=now, finished_at=None, enqueued_at=now
     )
@@ -44,7 +46,9 @@ def release_spam(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
     """Held-as-spam rows staff judged genuine → queued and due now."""
     now = timezone.now()
     ids = [str(i) for i in ids]
-    released = list(Submission.objects.filter(pk__in=ids, status=S.SPAM).values_list("pk", flat=True))
+    released = list(
+        Submission.objects.filter(pk__in=ids, status=S.SPAM, redacted_at__isnull=True).values_list("pk", flat=True)
+    )
     n = Submission.objects.filter(pk__in=released, status=S.SPAM).update(
         status=S.QUEUED, next_attempt_at=now, enqueued_at=now, spam_reason=""
     )

@@ -246,15 +246,18 @@ class _SubmissionView(WidgetAPIView):
         replayed = self.replay(site, idem)
         if replayed is not None:
             return replayed
-        serializer = self.serializer_class(data=data)
+        # The notice's language is the one the widget shows, which it sends as Accept-Language (see dispatch).
+        serializer = self.serializer_class(data=data, context={"site": site, "kind": self.kind})
         serializer.is_valid(raise_exception=True)
+        client = store.Client.from_request(request)
         answer = store.submit(
             site,
             self.kind,
             serializer.payload(),
             spam_reason=self.spam_reason(request, site, serializer.validated_data),
-            client=store.Client.from_request(request),
+            client=client,
             idempotency=idem,
+            consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
         )
         return self.answer(answer)
 
@@ -341,7 +344,7 @@ class HitsView(WidgetAPIView):
 
 
 @extend_schema(
-    summary="The widget's configuration: enabled features, form fields, texts (zh-CN, en).",
+    summary="The widget's configuration: enabled features, form fields, texts (zh-CN, en), privacy notice.",
     parameters=[_KEY_QUERY],
     responses={200: OpenApiTypes.OBJECT, **_errors(400, 403, 429, 503)},
 )

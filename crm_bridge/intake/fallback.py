@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods
 from ..models import Site
 from . import idempotency, store
 from .api import LeadsView, MessagesView
-from .serializers import DEFAULT_TEXTS, HONEYPOT_FIELD, widget_config
+from .serializers import DEFAULT_TEXTS, HONEYPOT_FIELD, notice_language, widget_config
 from .sites import find_site
 from .throttling import IPRateThrottle
 
@@ -44,8 +44,7 @@ _IDEM_PREFIX = "form-"
 
 def form_language(lang: str | None = None) -> str:
     """``zh-CN`` or ``en``: ``lang`` when given, else Django's active language (zh-* → zh-CN, otherwise en)."""
-    wanted = (lang or get_language() or "zh-CN").lower()
-    return "zh-CN" if wanted.startswith("zh") else "en"
+    return notice_language(lang or get_language())
 
 
 def active_site(key: str | None, kind: str | None = None) -> Site | None:
@@ -81,7 +80,8 @@ def fallback_context(
         }
         for f in config["forms"].get(kind, [])
     ]
-    names = {f["name"] for f in fields}
+    names = {f["name"] for f in fields} | {"consent", "version"}
+    privacy = config["privacy"]
     return {
         "kind": kind,
         "lang": language,
@@ -96,6 +96,13 @@ def fallback_context(
         "started": signing.dumps(time.time(), salt=_STARTED_SALT),
         "page_url": page_url if page_url is not None else request.build_absolute_uri(),
         "honeypot": HONEYPOT_FIELD,
+        # The notice next to the submit button; the checkbox only where consent is required, never pre-ticked
+        # (a re-rendered form keeps what the visitor ticked themselves).
+        "notice": privacy["notice"][language],
+        "version": privacy["version"],
+        "consent_required": privacy["required"][kind],
+        "consent_checked": values.get("consent") in ("on", "true", True),
+        "consent_errors": errors.get("consent", []) + errors.get("version", []),
     }
 
 
@@ -149,13 +156,15 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
     body: dict[str, Any] = {"key": site.public_key, "page_url": page_url, "fill_ms": _fill_ms(data.get("started"))}
     names = [name for name in view.serializer_class().fields if name not in ("key", "page_url", "fill_ms")]
     body.update({name: data[name] for name in names if name in data and name != HONEYPOT_FIELD})
-    serializer = view.serializer_class(data=body)
+    # The notice's language is the one the form was rendered in (its hidden `lang`).
+    context = {"site": site, "kind": view.kind, "lang": form_language(data.get("lang"))}
+    serializer = view.serializer_class(data=body, context=context)
     valid = serializer.is_valid()
     if not valid and "page_url" in serializer.errors:
         # The page's own address (a host without a dot, say) is not the visitor's to fix: drop it, as the
         # widget does, rather than refuse the form over it.
         body["page_url"] = ""
-        serializer = view.serializer_class(data=body)
+        serializer = view.serializer_class(data=body, context=context)
         valid = serializer.is_valid()
     if not valid:
         errors = {name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()}
@@ -175,13 +184,15 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
                 return _thanks(page_url, request)  # the same form posted again: stored once already
         except idempotency.IdempotencyMismatch:
             idem = None  # the visitor went back and changed it: a new submission in its own right
+    client = store.Client.from_request(request)
     store.submit(
         site,
         view.kind,
         serializer.payload(),
         spam_reason=view.spam_reason(request, site, serializer.validated_data),
-        client=store.Client.from_request(request),
+        client=client,
         idempotency=idem,
+        consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
     )
     return _thanks(page_url, request)
 

@@ -11,6 +11,13 @@ The payload dicts built here are what delivery reads; their keys are part of the
 * lead: ``name``, ``tel``, ``tel_e164``, ``company``, ``email``, ``message``, ``page_url``
 
 Missing optional fields are stored as ``""``.
+
+Consent (PIPL, docs/privacy.md): every write also takes ``consent`` (bool) and ``version`` (the privacy notice
+version from the config). Where the site requires consent for the kind, ``consent: true`` and the current
+``version`` are required (400 ``{"consent": [...]}`` / ``{"version": [...]}`` otherwise). Whenever ``consent``
+is true the version must be the current one, and :meth:`_WriteSerializer.consent_record` is what is stored.
+The serializers need ``context={"site": site, "kind": kind}`` for this; ``lang`` (zh-CN | en, the notice's
+language the visitor read) defaults to the active language.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..crm.spec import INT32_MAX
 from ..models import Site
+from ..privacy.notice import text_sha256
 from .validators import clean_text, normalize_cn_phone
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "HitsSerializer",
     "LeadSerializer",
     "MessageSerializer",
+    "notice_language",
     "widget_config",
 ]
 
@@ -78,8 +89,18 @@ class PageURLField(serializers.URLField):
         self.validators.append(URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"]))
 
 
+def notice_language(lang: str | None = None) -> str:
+    """``zh-CN`` or ``en``: ``lang`` when given, else Django's active language (zh-* → zh-CN, otherwise en)."""
+    wanted = (lang or translation.get_language() or "zh-CN").lower()
+    return "zh-CN" if wanted.startswith("zh") else "en"
+
+
+CONSENT_REQUIRED = _("Please agree to the privacy notice to send this.")
+VERSION_STALE = _("The privacy notice has changed; please reload the page and read it again.")
+
+
 class _WriteSerializer(serializers.Serializer):
-    """Fields every write carries besides its own: the site's public key and the bot signals."""
+    """Fields every write carries besides its own: the site's public key, the bot signals and the consent."""
 
     key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
     website = serializers.CharField(
@@ -89,6 +110,44 @@ class _WriteSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=0, max_value=INT32_MAX,
         help_text="Milliseconds the form was open before it was sent.",
     )  # fmt: skip
+    consent = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The visitor ticked the privacy notice's checkbox. Required (true) where privacy.required says so.",
+    )  # fmt: skip
+    version = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=64,
+        help_text="The privacy notice version the visitor read (config privacy.version); required with consent.",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        site: Site | None = self.context.get("site")
+        if site is None:  # schema generation, or a caller validating shape only
+            return attrs
+        kind = self.context.get("kind", "")
+        if not attrs.get("consent"):
+            if site.consent_required(kind):
+                raise serializers.ValidationError({"consent": [CONSENT_REQUIRED]}, code="required")
+            return attrs
+        if attrs.get("version") != site.privacy_version:
+            raise serializers.ValidationError({"version": [VERSION_STALE]}, code="stale")
+        return attrs
+
+    def consent_record(self, *, origin: str = "", page_url: str = "") -> dict[str, Any] | None:
+        """The consent record to store (``None`` without consent): the notice version and the SHA-256 of the
+        text in the language shown, that language, the time (ISO 8601, UTC), the request's origin and page."""
+        d = self.validated_data
+        site: Site | None = self.context.get("site")
+        if not d.get("consent") or site is None:
+            return None
+        lang = notice_language(self.context.get("lang"))
+        return {
+            "version": d["version"],
+            "text_sha256": text_sha256(site.privacy_notice(lang)),
+            "lang": lang,
+            "at": timezone.now().isoformat(),
+            "origin": origin,
+            "page_url": page_url or d.get("page_url", ""),
+        }
 
 
 class MessageSerializer(_WriteSerializer):
@@ -212,6 +271,8 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "offline": "已保存，网络恢复后将自动发送。",
         "required": "必填",
         "close": "关闭",
+        "consent": "我已阅读并同意上述隐私声明",
+        "consent_error": "请先勾选同意隐私声明。",
     },
     "en": {
         "button": "Contact us",
@@ -224,6 +285,8 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "offline": "Saved. We will send it as soon as the connection is back.",
         "required": "required",
         "close": "Close",
+        "consent": "I have read and agree to the privacy notice above",
+        "consent_error": "Please tick the box to agree to the privacy notice.",
     },
 }
 
@@ -264,7 +327,9 @@ def widget_config(site: Site) -> dict[str, Any]:
 
     ``features`` (messages, leads, hits → bool), ``forms`` (per form: fields with name, type, required,
     max_length and labels per language), ``texts`` (per language, the site's overrides over the defaults),
-    ``languages``, and the bot-defence parameters the widget needs (the honeypot's field name).
+    ``languages``, the bot-defence parameters the widget needs (the honeypot's field name), and ``privacy``:
+    the notice per language (``notice``), its ``version`` and whether each form needs consent (``required``,
+    per form kind: message, lead).
     """
     features = {name: site.feature(name) for name in ("messages", "leads", "hits")}
     forms = {}
@@ -278,4 +343,9 @@ def widget_config(site: Site) -> dict[str, Any]:
         "texts": _texts(site),
         "languages": list(LANGUAGES),
         "honeypot": HONEYPOT_FIELD,
+        "privacy": {
+            "version": site.privacy_version,
+            "notice": {lang: site.privacy_notice(lang) for lang in LANGUAGES},
+            "required": {kind: site.consent_required(kind) for kind in ("message", "lead")},
+        },
     }

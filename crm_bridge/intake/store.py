@@ -63,6 +63,7 @@ def submit(
     spam_reason: str = "",
     client: Client | None = None,
     idempotency: Idempotency | None = None,
+    consent: dict[str, Any] | None = None,
 ) -> Answer:
     """Store one message or lead and answer ``202 {"id", "status": "queued"}``.
 
@@ -85,6 +86,7 @@ def submit(
             page_url=payload.get("page_url", "")[:PAGE_URL_MAX],
             origin=client.origin[:ORIGIN_MAX],
             user_agent=client.user_agent[:USER_AGENT_MAX],
+            consent=consent,
         )
         if status == Submission.Status.QUEUED:
             # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.

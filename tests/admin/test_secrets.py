@@ -29,7 +29,7 @@ def everything(site, make_submission, admin_client):
     admin_client.post(
         reverse("admin:crm_bridge_site_change", args=[paused.pk]),
         {"name": "Paused", "new_site_key": "sk-REPLACED-secret-9", "features": ["messages"], "texts": "{}",
-         "initial-texts": "{}", "default_cust_id": "0", "lead_mapping": "{}"},
+         "initial-texts": "{}", "default_cust_id": "0", "lead_mapping": "{}", "retention_days": "180"},
     )  # fmt: skip
     paused.refresh_from_db()
     assert paused.site_key == "sk-REPLACED-secret-9"

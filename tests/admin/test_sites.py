@@ -38,6 +38,12 @@ def form_data(site: Site, **overrides) -> dict:
         "default_cust_id": str(site.default_cust_id),
         "lead_mapping": json.dumps(site.lead_mapping),
         "post_duplicates_to_board": "on" if site.post_duplicates_to_board else "",
+        "privacy_notice_zh": site.privacy_notice_zh,
+        "privacy_notice_en": site.privacy_notice_en,
+        "privacy_contact": site.privacy_contact,
+        "retention_days": str(site.retention_days),
+        "consent_required_leads": "on" if site.consent_required_leads else "",
+        "consent_required_messages": "on" if site.consent_required_messages else "",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""} | {"new_site_key": data["new_site_key"]}
@@ -113,7 +119,7 @@ def test_add_page_requires_a_key(admin_client, db):
         in body
     )
     data = {"name": "New", "is_active": "on", "features": ["messages"], "texts": "{}", "default_cust_id": "0",
-            "lead_mapping": "{}", "new_site_key": ""}  # fmt: skip
+            "lead_mapping": "{}", "new_site_key": "", "retention_days": "180"}  # fmt: skip
     response = admin_client.post(url, data)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["new_site_key"]

@@ -45,7 +45,11 @@ def client() -> APIClient:
 
 @pytest.fixture
 def post(client: APIClient) -> Callable[..., Any]:
-    """``post("messages", {...}, origin=..., idem=..., content_type=..., raw=...)`` → response."""
+    """``post("messages", {...}, origin=..., idem=..., content_type=..., raw=...)`` → response.
+
+    A message or lead whose body names a site's key and says nothing of consent gets ``consent: true`` and the
+    site's notice ``version``, as the real widget sends them once the visitor ticked the box (sites require
+    consent by default); tests of consent itself pass ``consent`` (or ``raw``) explicitly."""
 
     def _post(
         endpoint: str,
@@ -62,10 +66,21 @@ def post(client: APIClient) -> Callable[..., Any]:
             headers["HTTP_ORIGIN"] = origin
         if idem is not None:
             headers["HTTP_IDEMPOTENCY_KEY"] = idem
+        data = with_consent(endpoint, data)
         body = raw if raw is not None else json.dumps(data or {})
         return client.generic("POST", BASE + endpoint, body, content_type=content_type, **headers)
 
     return _post
+
+
+def with_consent(endpoint: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``data`` plus the consent a real widget sends (see ``post``), unless it already says something about it."""
+    if endpoint not in ("messages", "leads") or not isinstance(data, dict) or "consent" in data:
+        return data
+    site = Site.objects.filter(public_key=data.get("key")).first() if isinstance(data.get("key"), str) else None
+    if site is None:
+        return data
+    return {**data, "consent": True, "version": site.privacy_version}
 
 
 def enqueued_ids(callbacks: list[Callable[[], Any]]) -> list[str]:
@@ -83,7 +98,14 @@ def bridge(**overrides: Any):
 
 @pytest.fixture
 def message(site: Site) -> dict[str, Any]:
-    return {"key": site.public_key, "content": "请尽快联系我", "contact": "微信 abc", "page_url": ORIGIN + "/p/1"}
+    return {
+        "key": site.public_key,
+        "content": "请尽快联系我",
+        "contact": "微信 abc",
+        "page_url": ORIGIN + "/p/1",
+        "consent": True,
+        "version": site.privacy_version,
+    }
 
 
 @pytest.fixture
@@ -96,4 +118,6 @@ def lead(site: Site) -> dict[str, Any]:
         "email": "wang@example.com",
         "message": "想了解价格",
         "page_url": ORIGIN + "/products/9",
+        "consent": True,
+        "version": site.privacy_version,
     }

@@ -20,7 +20,7 @@ def test_config_document(client, site):
     r = get_config(client, site.public_key)
     assert r.status_code == 200
     doc = r.json()
-    assert set(doc) == {"features", "forms", "texts", "languages", "honeypot"}
+    assert set(doc) == {"features", "forms", "texts", "languages", "honeypot", "privacy"}
     assert doc["features"] == {"messages": True, "leads": True, "hits": True}
     assert doc["languages"] == ["zh-CN", "en"]
     assert doc["honeypot"] == "website"

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from crm_bridge.models import HitCounter, IdempotencyRecord, Submission
+from crm_bridge.models import HitCounter, IdempotencyRecord, Site, Submission
 
 from .conftest import BASE, ORIGIN, SITE_KEY
 
@@ -139,10 +139,13 @@ def api_schema(client, site):
 
 
 def with_credentials(case: schemathesis.Case, public_key: str) -> None:
-    """The site's key (body for writes, query for reads) and an allowed ``Origin``; nothing else is touched."""
+    """The site's key (body for writes, query for reads), an allowed ``Origin`` and, on messages and leads, the
+    visitor's consent to the current notice (the site requires it); nothing else is touched."""
     if case.method == "POST":
         if isinstance(case.body, dict):
             case.body["key"] = public_key
+            if not case.path.endswith("/hits"):
+                case.body.update(consent=True, version=Site.objects.get(public_key=public_key).privacy_version)
         # A body that is not an object cannot carry a key: it must be refused (400) all the same.
     else:
         case.query = {**(case.query or {}), "key": public_key}

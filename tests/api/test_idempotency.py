@@ -69,7 +69,7 @@ def test_keys_are_per_site(post, message):
 
     other = Site.objects.create(name="Other", site_key="k2", allowed_origins=[ORIGIN])
     post("messages", message, idem="k")
-    r = post("messages", {**message, "key": other.public_key}, idem="k")
+    r = post("messages", {**message, "key": other.public_key, "version": other.privacy_version}, idem="k")
     assert r.status_code == 202
     assert Submission.objects.count() == 2
 

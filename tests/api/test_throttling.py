@@ -146,7 +146,7 @@ def test_site_limits_are_per_site(post, message, site):
     other = Site.objects.create(name="Other", site_key="k", allowed_origins=[ORIGIN])
     with bridge(THROTTLE_RATES={"ip": "1000/min", "site": "1/min"}):
         post("messages", message)
-        post("messages", {**message, "key": other.public_key})
+        post("messages", {**message, "key": other.public_key, "version": other.privacy_version})
     assert sorted(Submission.objects.values_list("status", flat=True)) == ["queued", "queued"]
 
 

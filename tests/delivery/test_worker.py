@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from crm_bridge.models import Submission
+from crm_bridge.models import Site, Submission
 
 from .conftest import SANDBOX_PATH, wait_for
 from .processes import celery_processes
@@ -45,6 +45,9 @@ def crm_url(sandbox_crm, live_server, settings):
 
 
 def _post(live_server, kind: str, body: dict) -> str:
+    # The visitor's consent to the site's notice, as the widget sends it (sites require it by default).
+    version = Site.objects.get(public_key=body["key"]).privacy_version
+    body = {**body, "consent": True, "version": version}
     r = requests.post(
         f"{live_server.url}/crm/widget/v1/{kind}",
         json=body,

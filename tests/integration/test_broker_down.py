@@ -26,7 +26,8 @@ site = Site.objects.create(name="b", site_key="k", allowed_origins=["https://b.e
 c = Client(HTTP_ORIGIN="https://b.example", SERVER_NAME="localhost")
 codes = []
 for i in range(4):
-    r = c.post("/crm/widget/v1/messages", data=json.dumps({"key": site.public_key, "content": f"m{i}"}),
+    r = c.post("/crm/widget/v1/messages", data=json.dumps({"key": site.public_key, "content": f"m{i}",
+                                                        "consent": True, "version": site.privacy_version}),
                content_type="application/json")
     codes.append(r.status_code)
 print("RESULT " + json.dumps({"codes": codes, "rows": list(Submission.objects.values_list("status", flat=True))}))

@@ -52,9 +52,13 @@ def test_demo_runs_end_to_end_and_stops_on_ctrl_c(tmp_path):
         assert page.status_code == 200 and f'data-crm-key="{key}"' in page.text
         assert f"http://127.0.0.1:{port}" in page.text  # the widget comes from the API's origin
 
+        # The notice version the widget reads from the config and sends with the visitor's consent.
+        version = requests.get(f"http://127.0.0.1:{port}/crm/widget/v1/config", params={"key": key}, timeout=10).json()[
+            "privacy"
+        ]["version"]
         r = requests.post(
             f"http://127.0.0.1:{port}/crm/widget/v1/messages",
-            json={"key": key, "content": "来自演示测试的留言", "fill_ms": 5000},
+            json={"key": key, "content": "来自演示测试的留言", "fill_ms": 5000, "consent": True, "version": version},
             headers={"Origin": f"http://127.0.0.1:{page_port}", "Idempotency-Key": "demo-test-1"},
             timeout=10,
         )

@@ -214,9 +214,11 @@ def test_readme_install_delivers_a_lead_from_a_brand_new_site(new_site, children
     customers_before = state["customers"]
 
     api = f"http://127.0.0.1:{port}/crm/widget/v1/leads"
+    # The notice version the widget reads from the config and sends with the visitor's consent.
+    _, _, config = http(f"http://127.0.0.1:{port}/crm/widget/v1/config?key={public_key}", headers={"Origin": origin})
     status, headers, body = http(
         api,
-        data={"key": public_key, **LEAD},
+        data={"key": public_key, **LEAD, "consent": True, "version": config["privacy"]["version"]},
         headers={"Origin": origin, "Idempotency-Key": "startproject-lead-1"},
     )
     assert status == 202, body

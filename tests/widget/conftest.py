@@ -171,7 +171,19 @@ def api(browser, live_server, settings):
 
 @pytest.fixture
 def site(api, host_server) -> Site:
-    """The customer's site: the host server's origin is its only allowed origin."""
+    """The customer's site: the host server's origin is its only allowed origin.
+
+    It shows its privacy notice but asks for no explicit consent, so the tests of everything else need not tick a
+    box; ``consent_site`` (and tests/widget/test_consent.py) has the default, consent required."""
+    return Site.objects.create(
+        name="示例科技", site_key="sandbox-site-key", default_cust_id=1, allowed_origins=[host_server.origin],
+        consent_required_leads=False, consent_required_messages=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def consent_site(api, host_server) -> Site:
+    """A site with the defaults of a new one: explicit consent required for leads and messages."""
     return Site.objects.create(
         name="示例科技", site_key="sandbox-site-key", default_cust_id=1, allowed_origins=[host_server.origin]
     )

@@ -28,6 +28,10 @@ def test_without_javascript_the_plain_form_works(api, demo_site, new_page):
     assert not page.locator("input[name=website]").first.is_visible()  # the honeypot
     form.get_by_label("姓名").fill("吴十一")
     form.get_by_label("电话").fill("12")
+    # A new site asks for consent: a real, unticked checkbox (the browser itself refuses to send it unticked).
+    box = form.get_by_label("我已阅读并同意上述隐私声明")
+    assert not box.is_checked()
+    box.check()
     form.get_by_role("button", name="提交").click()
     assert page.locator("#crm-fallback-lead-tel-e").is_visible()  # the API's error, next to the field
     assert not page.locator("input[name=website]").is_visible()
@@ -39,6 +43,7 @@ def test_without_javascript_the_plain_form_works(api, demo_site, new_page):
     shot(page, "no-js-thanks")
     sub = Submission.objects.get()
     assert sub.payload["name"] == "吴十一" and sub.origin == api
+    assert (sub.consent["version"], sub.consent["lang"]) == (demo_site.privacy_version, "zh-CN")
     page.reload()  # re-posts nothing: the thank-you page came by a 303 and a GET
     assert Submission.objects.count() == 1
 
@@ -51,6 +56,7 @@ def test_with_javascript_the_widget_replaces_it(api, demo_site, new_page):
     form = page.locator("[data-crm-form=lead] >> form:not(.crm-fallback)")
     form.get_by_label("姓名").fill("郑十二")
     form.get_by_label("电话").fill("13500135000")
+    form.get_by_label("我已阅读并同意上述隐私声明").check()
     shot(page, "django-page", full_page=True)
     form.get_by_role("button", name="提交").click()
     wait_event(page, "submitted")

@@ -193,3 +193,21 @@ def test_tag_without_a_request_renders_only_the_script(site):
         '<div data-crm-form="lead"></div><script src="/static/crm_bridge/widget.js" '
         f'data-crm-key="{site.public_key}" data-crm-api="/crm/" async></script>'
     )
+
+
+def test_the_plain_form_shows_the_notice_and_needs_the_box_ticked(site, browser_client):
+    page = browser_client.get("/").content.decode()
+    assert site.privacy_notice("zh-CN") in page
+    assert re.search(
+        r'<input id="crm-fallback-lead-consent" name="consent" type="checkbox" value="true" required', page
+    )
+    data = {k: v for k, v in lead_post(page).items() if k != "consent"}  # the box left unticked
+    r = browser_client.post("/crm/forms/lead", data)
+    assert r.status_code == 400
+    html = r.content.decode()
+    assert re.search(r'id="crm-fallback-lead-consent-e" role="alert">[^<]+</span>', html)
+    assert re.search(r'id="crm-fallback-lead-consent"[^>]*aria-invalid="true" autofocus', html)
+    assert Submission.objects.count() == 0
+    assert browser_client.post("/crm/forms/lead", lead_post(page, consent="true")).status_code == 303
+    record = Submission.objects.get().consent
+    assert (record["version"], record["lang"]) == (site.privacy_version, "zh-CN")

@@ -1,6 +1,8 @@
 // One form (a lead or a message) built from the site's config: its fields and labels, required-field checks
 // and the server's field errors shown beside each field, a status line read out by screen readers, the
-// honeypot field and the fill time the API checks against bots. Sending is transport.js's business.
+// honeypot field and the fill time the API checks against bots, and the site's privacy notice next to the submit
+// button with, where the site requires consent, an unticked checkbox that must be ticked to send (PIPL; the
+// consent and the notice version go with the body). Sending is transport.js's business.
 import { h } from "./dom.js";
 import { emit } from "./events.js";
 import { textsFor } from "./i18n.js";
@@ -33,7 +35,9 @@ export function pageUrl(href) {
 export function buildForm(kind, cfg, lang, o, host) {
   const t = textsFor(cfg, lang);
   const fields = cfg.forms[kind];
-  const names = fields.map((f) => f.name);
+  const pv = cfg.privacy || { notice: {}, required: {} }; // an older server: no notice, no consent
+  const ask = pv.required[kind];
+  const names = [...fields.map((f) => f.name), "consent", "version"];
   const inputs = {};
   const errs = {};
   let started = Date.now();
@@ -68,10 +72,16 @@ export function buildForm(kind, cfg, lang, o, host) {
   // The honeypot: off-screen, out of the tab order and hidden from assistive tech, so only a bot fills it.
   const trap = h("input", { name: cfg.honeypot, tabindex: -1, autocomplete: "off" });
   const go = h("button", { type: "submit", class: "go" }, t.submit);
-  /** Show `text` as field `name`'s error (none: clear it). */
+  // The notice, then (if required) a real checkbox with its label; never pre-ticked. Its error is read out by
+  // the status line (aria-live) and focus moves to the box.
+  const note = h("p", { class: "pn", id: "crm-" + kind + "-pn" }, pv.notice[lang] || "");
+  const box = (inputs.consent = inputs.version =
+    ask && h("input", { type: "checkbox", id: "crm-consent", name: "consent", "aria-describedby": note.id }));
+  /** Show `text` as field `name`'s error (none: clear it); the consent box's goes to the status line. */
   const mark = (name, text) => {
-    errs[name].textContent = text || "";
-    inputs[name][text ? "setAttribute" : "removeAttribute"]("aria-invalid", "true");
+    if (errs[name]) errs[name].textContent = text || "";
+    else if (text) say(text, "bad");
+    if (inputs[name]) inputs[name][text ? "setAttribute" : "removeAttribute"]("aria-invalid", "true");
   };
   // aria-disabled, not disabled: disabling the focused button would drop keyboard focus to <body>.
   const wait = (on) => go.setAttribute("aria-disabled", (busy = on));
@@ -95,11 +105,11 @@ export function buildForm(kind, cfg, lang, o, host) {
     }
     const [byField, other] = splitErrors(status == 400 ? body : {}, names);
     let first;
+    say(other.join(" ") || (Object.keys(byField).length ? "" : t.error), "bad");
     for (const n in byField) {
       mark(n, byField[n]);
       first ||= inputs[n];
     }
-    say(other.join(" ") || (first ? "" : t.error), "bad");
     if (first) first.focus();
     emit("error", { kind, status, errors: status == 400 ? body : undefined }, host);
   };
@@ -115,6 +125,14 @@ export function buildForm(kind, cfg, lang, o, host) {
         mark(n, t.required);
         first ||= inputs[n];
       }
+    }
+    if (box) {
+      mark("consent");
+      if (!box.checked && !first) {
+        mark("consent", t.consent_error);
+        return box.focus();
+      }
+      Object.assign(body, { consent: true, version: pv.version });
     }
     if (first) {
       say();
@@ -134,6 +152,8 @@ export function buildForm(kind, cfg, lang, o, host) {
     { novalidate: true, onsubmit: submit },
     ...rows,
     h("div", { class: "hp", "aria-hidden": "true" }, trap),
+    note,
+    box ? h("div", { class: "cb" }, box, h("label", { for: box.id }, t.consent)) : "",
     go,
     status,
   );

@@ -9,6 +9,7 @@ import { langFor, textsFor } from "./i18n.js";
 import { base, config, crmAttr, optionsFor, readScript } from "./settings.js";
 import { shared } from "./public-api.js";
 import { flush, openOutbox } from "./transport.js";
+import { storage } from "./outbox.js";
 import { hit, pkids } from "./hits.js";
 import { buildForm } from "./form.js";
 import { floatingPanel } from "./panel.js";
@@ -51,7 +52,7 @@ function mount(el) {
 /** Start the widget for `script`, the <script> element this copy was loaded by, once the document has a body. */
 export function startLoader(script) {
   readScript(script);
-  openOutbox(window.localStorage);
+  openOutbox(storage(window));
   shared.w.push({ open: () => (openPanel ? openPanel() : !(wantOpen = true)), hit, mount });
   addEventListener("online", flush);
   flush();

@@ -22,6 +22,14 @@ export function expired(item, now) {
   return !!item.m && now - item.t > MAX_AGE;
 }
 
+/** `w.localStorage`, or undefined where merely reading it throws (storage blocked for the site, a sandboxed
+ * frame): the outbox then keeps items in memory, instead of the whole widget failing to start. */
+export function storage(w) {
+  try {
+    return w.localStorage;
+  } catch {}
+}
+
 /** The outbox over `storage` (localStorage), falling back to memory when storage is unusable (disabled,
  * full, or a private mode that throws). Items: {id, url, body, k: kind, l: language, t: created ms, m: maybe
  * delivered}; these short names are stored, and read back by later versions of the widget: keep them. */

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
 import { test } from "node:test";
-import { MAX_AGE, MAX_ITEMS, OUTBOX, expired, newId, outbox } from "../src/outbox.js";
+import { MAX_AGE, MAX_ITEMS, OUTBOX, expired, newId, outbox, storage } from "../src/outbox.js";
 import { memoryStorage } from "./helpers.js";
 
 test("ids: 32 hex digits, random", () => {
@@ -65,4 +65,20 @@ test("expiry: only items that may have arrived, after MAX_AGE (below the server'
   assert.equal(expired({ t: now - MAX_AGE - 1, m: true }, now), true);
   assert.equal(expired({ t: now - MAX_AGE + 1000, m: true }, now), false);
   assert.equal(expired({ t: now - 10 * MAX_AGE }, now), false, "never reached the server: keep it");
+});
+
+test("a window whose localStorage getter throws gives no storage, and the outbox works in memory", () => {
+  const blocked = Object.defineProperty({}, "localStorage", {
+    get() {
+      throw new DOMException("The operation is insecure.", "SecurityError");
+    },
+  });
+  assert.equal(storage(blocked), undefined);
+  const fine = { localStorage: { getItem: () => null } };
+  assert.equal(storage(fine), fine.localStorage);
+  const box = outbox(storage(blocked));
+  box.put({ id: "a", t: 1 });
+  assert.deepEqual(box.all(), [{ id: "a", t: 1 }]);
+  box.drop("a");
+  assert.deepEqual(box.all(), []);
 });

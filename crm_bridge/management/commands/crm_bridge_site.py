@@ -1,11 +1,14 @@
 """``manage.py crm_bridge_site``: create and list the sites that embed the widget, from a shell or a deploy script.
 
     crm_bridge_site add NAME --site-key K --origin https://www.example.com [--origin …] [--default-cust-id N]
+                        [--privacy-contact privacy@example.com]
     crm_bridge_site list
 
 ``add`` prints only the new site's public key on stdout, so a script can capture it
 (``KEY=$(python manage.py crm_bridge_site add …)``). ``--site-key -`` reads the CRM siteKey from stdin, keeping
-the secret out of the shell history and the process list. ``list`` never shows a siteKey.
+the secret out of the shell history and the process list. ``list`` never shows a siteKey. A new site has the
+legally safe privacy defaults (docs/privacy.md): consent required for leads and messages, the default notice
+naming the site (and ``--privacy-contact``), the default retention period.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class Command(BaseCommand):
             help="An origin whose pages embed the widget (repeatable), e.g. https://www.example.com",
         )
         add.add_argument("--default-cust-id", type=int, default=0, help="CRM custID for anonymous messages.")
+        add.add_argument(
+            "--privacy-contact", default="", help="Where visitors ask about their data; named by the privacy notice."
+        )
         sub.add_parser("list", help="List sites: name, public key, origins, active.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -69,6 +75,7 @@ class Command(BaseCommand):
             site_key=site_key,
             allowed_origins=origins,
             default_cust_id=options["default_cust_id"],
+            privacy_contact=options["privacy_contact"].strip()[: Site._meta.get_field("privacy_contact").max_length],
         )
         if not origins:
             self.stderr.write("Warning: no --origin given; browsers will be refused until you add one in admin.")
