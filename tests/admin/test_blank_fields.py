@@ -31,11 +31,21 @@ SAVES: dict[str, tuple[str, Any]] = {
     "texts": ("texts", {}),
     "lead_mapping": ("lead_mapping", {}),
     "post_duplicates_to_board": ("post_duplicates_to_board", False),
+    # An empty notice means the default notice (naming the site); unticked consent boxes mean "not required".
+    "privacy_notice_zh": ("privacy_notice_zh", ""),
+    "privacy_notice_en": ("privacy_notice_en", ""),
+    "privacy_contact": ("privacy_contact", ""),
+    "consent_required_leads": ("consent_required_leads", False),
+    "consent_required_messages": ("consent_required_messages", False),
 }
 #: Site form field → the form error an emptied box gets instead (and nothing is saved).
-REFUSES = {"name": "This field is required.", "default_cust_id": "This field is required."}
+REFUSES = {
+    "name": "This field is required.",
+    "default_cust_id": "This field is required.",
+    "retention_days": "This field is required.",
+}
 #: Fields whose widget is a checkbox: "emptying" one is unticking it, so the browser sends nothing.
-BOXES = {"is_active", "features", "post_duplicates_to_board"}
+BOXES = {"is_active", "features", "post_duplicates_to_board", "consent_required_leads", "consent_required_messages"}
 TEXTS = {"en": {"button": "Talk to us"}, "zh-CN": {"button": "联系"}}
 TEXTS_EXAMPLE = '{"en": {"button": "Talk to us"}}'
 EN_TEXTS = ", ".join(DEFAULT_TEXTS["en"])
@@ -117,6 +127,11 @@ def full_site(site: Site) -> Site:
     """The admin fixture's site with every optional field holding something, so that clearing it shows."""
     site.texts = TEXTS
     site.post_duplicates_to_board = True
+    site.privacy_notice_zh, site.privacy_notice_en = (
+        "我们收集您的姓名和电话，仅用于回电。",
+        "We collect your name and phone to call back.",
+    )
+    site.privacy_contact = "privacy@acme.example"
     site.save()
     assert site.features == {"messages": True, "leads": True, "hits": True}
     assert site.lead_mapping == default_lead_mapping()
@@ -137,6 +152,7 @@ def stored(site: Site) -> dict[str, Any]:
     return {attr: getattr(Site.objects.get(pk=site.pk), attr) for attr, _value in SAVES.values()} | {
         "name": site.name,
         "default_cust_id": site.default_cust_id,
+        "retention_days": site.retention_days,
     }
 
 
