@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from crm_bridge.models import Site, Submission
 from crm_bridge.origins import normalise_origin, origin_key
+from crm_bridge.privacy.notice import notice_version
 from tests.admin.test_blank_fields import form_post_data
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,14 @@ def old_site(typed: str, **fields) -> Site:
 
 
 def post_message(site: Site, origin: str, client: Client | None = None, **extra):
-    body = {"key": site.public_key, "content": "请尽快联系我", "contact": "微信 abc", "page_url": "https://p.example/1"}
+    body = {
+        "key": site.public_key,
+        "content": "请尽快联系我",
+        "contact": "微信 abc",
+        "page_url": "https://p.example/1",
+        "consent": True,  # the visitor ticked the box for the notice version the widget showed
+        "version": notice_version(site),
+    }
     return (client or Client()).post(
         BASE + "messages", json.dumps(body), content_type="application/json", HTTP_ORIGIN=origin, **extra
     )
