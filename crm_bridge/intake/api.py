@@ -250,6 +250,7 @@ class _SubmissionView(WidgetAPIView):
             spam_reason=self.spam_reason(request, site, serializer.validated_data),
             client=store.Client.from_request(request),
             idempotency=idem,
+            source=serializer.source_data(),
         )
         return self.answer(answer)
 

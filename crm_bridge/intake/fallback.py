@@ -182,6 +182,7 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
         spam_reason=view.spam_reason(request, site, serializer.validated_data),
         client=store.Client.from_request(request),
         idempotency=idem,
+        source=serializer.source_data(),
     )
     return _thanks(page_url, request)
 
