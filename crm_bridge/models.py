@@ -219,6 +219,13 @@ class Submission(models.Model):
     page_url = models.URLField(_("page URL"), max_length=2000, blank=True)
     origin = models.CharField(_("origin"), max_length=200, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    # Attribution: only the keys of intake.serializers.SOURCE_KEYS, each a bounded string.
+    source = models.JSONField(
+        _("source"),
+        default=dict,
+        blank=True,
+        help_text=_("Where the visit came from: landing page, referrer, utm_* parameters and click ids."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

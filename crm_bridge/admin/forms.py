@@ -41,8 +41,9 @@ __all__ = [
     "validate_widget_texts",
 ]
 
-#: The variables a lead-mapping template may use: the lead's stored fields plus the two that
-#: ``delivery.flows.lead_variables`` derives. ``tests/admin`` checks each one renders through ``build_customer``.
+#: The variables a lead-mapping template may use: the lead's stored fields plus the three that
+#: ``delivery.flows.lead_variables`` derives (``source``: where the visit came from, as text).
+#: ``tests/admin`` checks each one renders through ``build_customer``.
 LEAD_VARIABLES = (
     "name",
     "tel",
@@ -52,6 +53,7 @@ LEAD_VARIABLES = (
     "message",
     "page_url",
     "company_or_name",
+    "source",
     "summary",
 )
 

@@ -24,12 +24,12 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -49,7 +49,8 @@ _PHONE_RE = re.compile(r"\+?[\d\s()\-]{5,30}")
 
 
 def search_q(term: str) -> Q:
-    """Rows whose payload holds ``term`` (case-insensitive) in any of :data:`SEARCH_KEYS`, or whose id it is.
+    """Rows whose payload holds ``term`` (case-insensitive) in any of :data:`SEARCH_KEYS`, whose campaign
+    (``source.utm_campaign``) holds it, or whose id it is.
 
     Uses JSON key lookups (``payload__name__icontains``), which Django compiles for SQLite (``JSON_EXTRACT``),
     PostgreSQL (``->>``), MySQL and Oracle alike. A phone number typed with spaces, dashes or a ``+86`` also
@@ -59,6 +60,7 @@ def search_q(term: str) -> Q:
     q = Q()
     for key in SEARCH_KEYS:
         q |= Q(**{f"payload__{key}__icontains": term})
+    q |= Q(source__utm_campaign__icontains=term)
     if _PHONE_RE.fullmatch(term):
         digits = re.sub(r"\D", "", term)
         for candidate in {digits, digits.lstrip("0")}:
@@ -81,6 +83,60 @@ class AmbiguousFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
             return queryset.filter(ambiguous_sends__gt=0)
+        return queryset
+
+
+#: Click-id keys of ``Submission.source`` (intake.serializers.SOURCE_PARAMS) and whose they are.
+CLICK_IDS = {"bd_vid": _("Baidu (bd_vid)"), "qhclickid": _("360 (qhclickid)"), "clickid": _("Ocean Engine (clickid)")}
+#: At most this many utm_source values are offered as filter choices (the most frequent ones).
+UTM_SOURCE_CHOICES = 30
+
+
+class UTMSourceFilter(admin.SimpleListFilter):
+    """By the visit's ``utm_source`` (the most frequent values in the outbox), or none at all."""
+
+    title = _("campaign source (utm_source)")
+    parameter_name = "utm_source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        values = (
+            model_admin.get_queryset(request)
+            .filter(source__has_key="utm_source")
+            .values("source__utm_source")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "source__utm_source")
+            .values_list("source__utm_source", flat=True)[:UTM_SOURCE_CHOICES]
+        )
+        # Not only str: on SQLite a key transform reads "360" back as the number 360 (JSON-decoded).
+        choices: list[tuple[str, Any]] = [(str(v), str(v)) for v in values if v not in (None, "")]
+        return [*choices, ("-", _("none"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "-":
+            return queryset.exclude(source__has_key="utm_source")
+        if value:
+            return queryset.filter(source__utm_source=value)
+        return queryset
+
+
+class ClickIdFilter(admin.SimpleListFilter):
+    """Rows whose visit came with a paid-search click id (any, or one platform's), or without one."""
+
+    title = _("paid-search click id")
+    parameter_name = "click_id"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("any", _("any click id")), *CLICK_IDS.items(), ("none", _("none"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "any":
+            return queryset.filter(source__has_any_keys=list(CLICK_IDS))
+        if value == "none":
+            return queryset.exclude(source__has_any_keys=list(CLICK_IDS))
+        if value in CLICK_IDS:
+            return queryset.filter(source__has_key=value)
         return queryset
 
 
@@ -120,6 +176,19 @@ class DeliveryAttemptInline(admin.TabularInline):
         return folded_json(attempt.reply)
 
 
+def source_table(source: Any) -> str:
+    """``Submission.source`` as a two-column table (landing page, referrer, then each parameter), all escaped;
+    URLs are shown as text, not links, so staff open them knowingly."""
+    if not isinstance(source, dict) or not source:
+        return "—"
+    labels = {"landing": _("landing page"), "referrer": _("referrer")}
+    rows = [(labels.get(k, k), str(v)) for k, v in source.items()]
+    return format_html(
+        '<table class="crm-source"><tbody>{}</tbody></table>',
+        format_html_join("", '<tr><th scope="row">{}</th><td style="word-break:break-all">{}</td></tr>', rows),
+    )
+
+
 def _summary(sub: Submission) -> str:
     p = sub.payload if isinstance(sub.payload, dict) else {}
     if sub.kind == Submission.Kind.LEAD:
@@ -134,12 +203,16 @@ def _summary(sub: Submission) -> str:
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = ("created_at", "status_badge", "kind", "site", "summary", "attempts_column", "next_attempt")
     list_display_links = ("created_at", "summary")
-    list_filter = ("status", "kind", "site", ("created_at", admin.DateFieldListFilter), AmbiguousFilter,
-                   ("redacted_at", admin.EmptyFieldListFilter))  # fmt: skip
+    list_filter = (
+        "status", "kind", "site", ("created_at", admin.DateFieldListFilter), AmbiguousFilter, UTMSourceFilter,
+        ClickIdFilter, ("redacted_at", admin.EmptyFieldListFilter),
+    )  # fmt: skip
     list_select_related = ("site",)
     list_per_page = 50
     search_fields = ("payload",)  # the real work is in get_search_results; this turns the search box on
-    search_help_text = _("Name, phone number, message text, e-mail, company, or a submission id.")
+    search_help_text = _(
+        "Name, phone number, message text, e-mail, company, campaign (utm_campaign), or a submission id."
+    )
     ordering = ("-created_at",)
     inlines = [DeliveryAttemptInline]
     actions = ["retry_now", "cancel", "release_spam", "export_json", "erase"]
@@ -147,6 +220,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "site", "kind", "status_badge", "created_at", "finished_at")}),
         (_("What the visitor sent"), {"fields": ("payload_pretty", "page_url", "origin", "user_agent", "spam_reason")}),
         (_("Privacy"), {"fields": ("consent_pretty", "redacted_at")}),
+        (_("Where the visit came from"), {"fields": ("source_table",)}),
         (
             _("Delivery"),
             {
@@ -158,8 +232,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     readonly_fields = (
         "id", "site", "kind", "status_badge", "created_at", "finished_at", "payload_pretty", "page_url", "origin",
         "user_agent", "spam_reason", "attempts", "next_attempt_at", "enqueued_at", "lease_expires_at",
-        "ambiguous_sends", "save_attempted", "last_error", "crm_reply_pretty", "updated_at", "consent_pretty",
-        "redacted_at",
+        "ambiguous_sends", "save_attempted", "last_error", "crm_reply_pretty", "updated_at", "source_table",
+        "consent_pretty", "redacted_at",
     )  # fmt: skip
 
     # --- permissions: written by intake, moved by delivery ----------------------------------------------
@@ -206,6 +280,10 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description=_("consent record"))
     def consent_pretty(self, sub: Submission) -> str:
         return pretty_json(sub.consent)
+
+    @admin.display(description=_("source"))
+    def source_table(self, sub: Submission) -> str:
+        return source_table(sub.source)
 
     @admin.display(description=_("the CRM's last answer"))
     def crm_reply_pretty(self, sub: Submission) -> str:

@@ -35,9 +35,10 @@ def deliver_message(sub: Submission, call: Call) -> Verdict:
     """``ECommerce/AddMessageBoard`` under the site's default custID. The board has no idempotency key, so a
     send whose answer we never heard may be repeated (counted in ``ambiguous_sends``)."""
     payload = sub.payload
+    content = "\n".join(filter(None, [payload["content"], source_text(sub.source)]))
     value = call(
         "ECommerce/AddMessageBoard",
-        {"custID": sub.site.default_cust_id, "content": payload["content"], "contact": payload.get("contact") or None},
+        {"custID": sub.site.default_cust_id, "content": content, "contact": payload.get("contact") or None},
     )
     if value is True:
         return Verdict("delivered", reply={"ECommerce/AddMessageBoard": value})
@@ -56,23 +57,62 @@ class _LeadFields(dict):
         return ""
 
 
-def lead_variables(payload: dict[str, Any]) -> dict[str, str]:
+#: How long a landing or referrer URL may be in CRM text (the full one stays on the submission, in admin).
+SOURCE_URL_SHOWN = 300
+_UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_CLICK_IDS = ("bd_vid", "qhclickid", "clickid")
+
+
+def source_text(source: dict[str, Any] | None) -> str:
+    """``Submission.source`` as text for sales, one line per item, lines without a value left out::
+
+        来源: utm_source=baidu, utm_campaign=spring
+        落地页: https://shop.example/?utm_source=baidu&bd_vid=123
+        引荐页: https://www.baidu.com/
+        点击ID: bd_vid=123
+
+    URLs longer than :data:`SOURCE_URL_SHOWN` characters are cut there (with "…"). Empty or no source: ``""``.
+    """
+    src = {k: v for k, v in (source or {}).items() if isinstance(v, str) and v}
+
+    def url(value: str) -> str:
+        return value if len(value) <= SOURCE_URL_SHOWN else value[: SOURCE_URL_SHOWN - 1] + "…"
+
+    lines = []
+    if tags := ", ".join(f"{k}={src[k]}" for k in _UTM if k in src):
+        lines.append(f"来源: {tags}")
+    if "landing" in src:
+        lines.append(f"落地页: {url(src['landing'])}")
+    if "referrer" in src:
+        lines.append(f"引荐页: {url(src['referrer'])}")
+    if ids := ", ".join(f"{k}={src[k]}" for k in _CLICK_IDS if k in src):
+        lines.append(f"点击ID: {ids}")
+    return "\n".join(lines)
+
+
+def lead_variables(payload: dict[str, Any], source: dict[str, Any] | None = None) -> dict[str, str]:
+    """The lead's fields as strings, plus ``company_or_name``, ``source`` (:func:`source_text`) and ``summary``
+    (message, contact person, page URL and source, one item a line)."""
     v = _LeadFields({k: "" if val is None else str(val) for k, val in payload.items()})
     v["company_or_name"] = v["company"] or v["name"]
+    v["source"] = source_text(source)
     lines = [v["message"]] if v["message"] else []
     if v["company"]:
         lines.append(f"联系人: {v['name']}")
     if v["page_url"]:
         lines.append(f"来源页面: {v['page_url']}")
+    if v["source"]:
+        lines.append(v["source"])
     v["summary"] = "\n".join(lines)
     return v
 
 
-def build_customer(site: Site, payload: dict[str, Any]) -> dict[str, str]:
+def build_customer(site: Site, payload: dict[str, Any], source: dict[str, Any] | None = None) -> dict[str, str]:
     """The customer JSON for ``Customer/Save``: each key of ``site.lead_mapping`` rendered with
-    ``str.format_map`` over the lead's fields plus ``company_or_name`` and ``summary``. Empty values are left
-    out; ``sName`` and ``tel`` are always present (they are what the repeat checks look at)."""
-    variables = lead_variables(payload)
+    ``str.format_map`` over the lead's fields plus ``company_or_name``, ``source`` (where the visit came from,
+    the submission's ``source``) and ``summary``. Empty values are left out; ``sName`` and ``tel`` are always
+    present (they are what the repeat checks look at)."""
+    variables = lead_variables(payload, source)
     mapping = {"sName": "{company_or_name}", "tel": "{tel}", **(site.lead_mapping or {})}
     formatter = string.Formatter()
     customer = {}
@@ -157,7 +197,7 @@ def deliver_lead(sub: Submission, call: Call, *, mark_save_attempted: Callable[[
     (``save_attempted``): then the CRM has it because we created it and never heard back, and it is delivered.
     That is what makes a retry after a crash or timeout that followed a successful Save harmless.
     """
-    customer = build_customer(sub.site, sub.payload)
+    customer = build_customer(sub.site, sub.payload, sub.source)
     if (verdict := reserve_identities(sub, customer)) is not None:
         return verdict
     replies: dict[str, Any] = {}
@@ -184,6 +224,8 @@ def duplicate_board_note(sub: Submission) -> str:
     parts = [f"重复线索 / returning lead: {p.get('name', '')} {p.get('tel', '')}".strip()]
     if p.get("company"):
         parts.append(f"公司: {p['company']}")
+    if source := source_text(sub.source):
+        parts.append(source)  # before the message, so the 2000-character cut cannot take it
     if p.get("message"):
         parts.append(p["message"])
     return "\n".join(parts)[:2000]

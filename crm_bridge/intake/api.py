@@ -258,6 +258,7 @@ class _SubmissionView(WidgetAPIView):
             client=client,
             idempotency=idem,
             consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
+            source=serializer.source_data(),
         )
         return self.answer(answer)
 

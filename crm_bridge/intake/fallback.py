@@ -6,10 +6,15 @@ honeypot, the API's serializers for validation, the same spam rule (minimum fill
 :func:`crm_bridge.intake.store.submit` for the outbox — plus Django's CSRF protection, which also refuses a foreign
 ``Origin``. Each rendered form carries its own idempotency key, so posting it twice (a reload, a double click)
 stores it once. The fill time comes from a signed timestamp in the form, so it needs no JavaScript either.
+
+Attribution without JavaScript (docs/attribution.md): the form carries, as a hidden ``source`` field, what the
+request that rendered it knows — that page's URL and its utm_*/click-id parameters, and its HTTP ``Referer``. There
+is no per-visit memory here, so this is the touch of the page the form is on, not necessarily the visit's first.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Any
@@ -29,7 +34,7 @@ from django.views.decorators.http import require_http_methods
 from ..models import Site
 from . import idempotency, store
 from .api import LeadsView, MessagesView
-from .serializers import DEFAULT_TEXTS, HONEYPOT_FIELD, notice_language, widget_config
+from .serializers import DEFAULT_TEXTS, HONEYPOT_FIELD, SOURCE_PARAMS, notice_language, widget_config
 from .sites import find_site
 from .throttling import IPRateThrottle
 
@@ -61,6 +66,7 @@ def fallback_context(
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
     page_url: str | None = None,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What ``crm_bridge/widget/form.html`` renders: the fields from the widget config, the CSRF token, the key,
     a fresh idempotency key and signed start time, and any values and errors of a failed post."""
@@ -82,6 +88,7 @@ def fallback_context(
     ]
     names = {f["name"] for f in fields} | {"consent", "version"}
     privacy = config["privacy"]
+    told = source if source is not None else request_source(request)
     return {
         "kind": kind,
         "lang": language,
@@ -103,7 +110,25 @@ def fallback_context(
         "consent_required": privacy["required"][kind],
         "consent_checked": values.get("consent") in ("on", "true", True),
         "consent_errors": errors.get("consent", []) + errors.get("version", []),
+        # JSON for the hidden field ("" when there is nothing to tell); the template escapes it.
+        "source": json.dumps(told, ensure_ascii=False) if told else "",
     }
+
+
+def request_source(request: HttpRequest) -> dict[str, str]:
+    """The ``source`` a page request tells: its URL, its ``Referer`` and its utm_*/click-id query parameters,
+    non-empty ones only, cut to the API's bounds (the serializer still validates and drops non-http URLs)."""
+    found = {"landing": request.build_absolute_uri()[:2000], "referrer": request.headers.get("Referer", "")[:2000]}
+    found.update({k: request.GET.get(k, "").strip()[:200] for k in SOURCE_PARAMS})
+    return {k: v for k, v in found.items() if v}
+
+
+def _posted_source(value: str) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _fill_ms(token: str | None) -> int | None:
@@ -155,20 +180,27 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
     view = _VIEWS[kind]()
     body: dict[str, Any] = {"key": site.public_key, "page_url": page_url, "fill_ms": _fill_ms(data.get("started"))}
     names = [name for name in view.serializer_class().fields if name not in ("key", "page_url", "fill_ms")]
-    body.update({name: data[name] for name in names if name in data and name != HONEYPOT_FIELD})
+    body.update({name: data[name] for name in names if name in data and name not in (HONEYPOT_FIELD, "source")})
+    source = _posted_source(data.get("source", ""))
+    if source is not None:
+        body["source"] = source
     # The notice's language is the one the form was rendered in (its hidden `lang`).
     context = {"site": site, "kind": view.kind, "lang": form_language(data.get("lang"))}
     serializer = view.serializer_class(data=body, context=context)
     valid = serializer.is_valid()
-    if not valid and "page_url" in serializer.errors:
-        # The page's own address (a host without a dot, say) is not the visitor's to fix: drop it, as the
-        # widget does, rather than refuse the form over it.
-        body["page_url"] = ""
+    if not valid and ("page_url" in serializer.errors or "source" in serializer.errors):
+        # The page's own address (a host without a dot, say) and where the visit came from are not the
+        # visitor's to fix: drop them, as the widget does, rather than refuse the form over them.
+        if "page_url" in serializer.errors:
+            body["page_url"] = ""
+        body.pop("source", None)
         serializer = view.serializer_class(data=body, context=context)
         valid = serializer.is_valid()
     if not valid:
         errors = {name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()}
-        context = fallback_context(request, site, kind, values=body, errors=errors, page_url=page_url)
+        context = fallback_context(
+            request, site, kind, values=body, errors=errors, page_url=page_url, source=body.get("source") or {}
+        )
         return render(request, "crm_bridge/widget/page.html", {"form": context, "lang": context["lang"]}, status=400)
 
     idem_key = data.get("idem", "")
@@ -193,6 +225,7 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
         client=client,
         idempotency=idem,
         consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
+        source=serializer.source_data(),
     )
     return _thanks(page_url, request)
 

@@ -18,6 +18,12 @@ version from the config). Where the site requires consent for the kind, ``consen
 is true the version must be the current one, and :meth:`_WriteSerializer.consent_record` is what is stored.
 The serializers need ``context={"site": site, "kind": kind}`` for this; ``lang`` (zh-CN | en, the notice's
 language the visitor read) defaults to the active language.
+
+Both writes may carry ``source``, where the visit came from (docs/attribution.md): an object of
+:data:`SOURCE_KEYS`, stored apart from the payload on ``Submission.source`` with only its non-empty keys. Unknown
+keys in it are ignored (as unknown fields are); a value that is not a string, is too long or holds a NUL is
+refused (400 under ``source``); ``landing`` and ``referrer`` that are not http(s) URLs are dropped, not refused:
+a visitor cannot fix the page they came from, and a lead must not be lost over it.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ from .validators import clean_text, normalize_cn_phone
 
 __all__ = [
     "HONEYPOT_FIELD",
+    "SOURCE_KEYS",
     "HitsSerializer",
     "LeadSerializer",
     "MessageSerializer",
+    "SourceSerializer",
     "notice_language",
     "widget_config",
 ]
@@ -89,6 +97,66 @@ class PageURLField(serializers.URLField):
         self.validators.append(URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"]))
 
 
+#: The query parameters ``source`` may carry: campaign tags, then paid-search click ids (Baidu, 360, Ocean Engine).
+SOURCE_PARAMS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "bd_vid", "qhclickid", "clickid",
+)  # fmt: skip
+#: Every key ``source`` may carry, in the order they are shown.
+SOURCE_KEYS = ("landing", "referrer", *SOURCE_PARAMS)
+_WEB_URL = URLValidator(schemes=["http", "https"])
+
+
+class SourceText(TextField):
+    """An optional single-line ``TextField`` that takes strings only (a number is refused, not turned into one)."""
+
+    def __init__(self, max_length: int, **kwargs: Any) -> None:
+        super().__init__(max_length=max_length, required=False, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SourceURLField(SourceText):
+    """An http(s) URL of at most 2000 characters; any other string is dropped (becomes ``""``), not refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(2000, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            _WEB_URL(value)
+        except DjangoValidationError:
+            return ""
+        return value
+
+
+class SourceSerializer(serializers.Serializer):
+    """Where the visit came from: its first page, the referrer, and the campaign parameters of that first page.
+
+    All keys are optional; unknown keys are ignored. See the module docstring for what is refused and dropped.
+    """
+
+    landing = SourceURLField(help_text="The visit's first page (http(s) URL, ≤ 2000; anything else is dropped).")
+    referrer = SourceURLField(help_text="document.referrer of that page (http(s) URL, ≤ 2000; else dropped).")
+    utm_source = SourceText(200)
+    utm_medium = SourceText(200)
+    utm_campaign = SourceText(200)
+    utm_term = SourceText(200)
+    utm_content = SourceText(200)
+    bd_vid = SourceText(200, help_text="Baidu paid-search click id.")
+    qhclickid = SourceText(200, help_text="360 Search click id.")
+    clickid = SourceText(200, help_text="Ocean Engine (巨量引擎) click id.")
+
+
+def source_of(validated: dict[str, Any]) -> dict[str, str]:
+    """The stored form of a validated ``source``: its non-empty values, in :data:`SOURCE_KEYS` order."""
+    given = validated.get("source") or {}
+    return {k: given[k] for k in SOURCE_KEYS if given.get(k)}
+
+
 def notice_language(lang: str | None = None) -> str:
     """``zh-CN`` or ``en``: ``lang`` when given, else Django's active language (zh-* → zh-CN, otherwise en)."""
     wanted = (lang or translation.get_language() or "zh-CN").lower()
@@ -100,7 +168,7 @@ VERSION_STALE = _("The privacy notice has changed; please reload the page and re
 
 
 class _WriteSerializer(serializers.Serializer):
-    """Fields every write carries besides its own: the site's public key, the bot signals and the consent."""
+    """Fields every write carries besides its own: the site's public key, bot signals, consent and source."""
 
     key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
     website = serializers.CharField(
@@ -148,6 +216,12 @@ class _WriteSerializer(serializers.Serializer):
             "origin": origin,
             "page_url": page_url or d.get("page_url", ""),
         }
+
+    source = SourceSerializer(required=False, help_text="Where the visit came from (first touch).")
+
+    def source_data(self) -> dict[str, str]:
+        """What ``Submission.source`` stores: the validated ``source``'s non-empty values."""
+        return source_of(self.validated_data)
 
 
 class MessageSerializer(_WriteSerializer):

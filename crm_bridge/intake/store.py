@@ -64,8 +64,10 @@ def submit(
     client: Client | None = None,
     idempotency: Idempotency | None = None,
     consent: dict[str, Any] | None = None,
+    source: Mapping[str, str] | None = None,
 ) -> Answer:
-    """Store one message or lead and answer ``202 {"id", "status": "queued"}``.
+    """Store one message or lead and answer ``202 {"id", "status": "queued"}``; ``source`` (where the visit
+    came from, validated) is stored on the row as given.
 
     The row is written as ``queued`` — or as ``spam`` with ``spam_reason`` when one is given (held for staff,
     never sent) — in one transaction with the idempotency record. Only for a queued row, once that transaction
@@ -87,6 +89,7 @@ def submit(
             origin=client.origin[:ORIGIN_MAX],
             user_agent=client.user_agent[:USER_AGENT_MAX],
             consent=consent,
+            source=dict(source or {}),
         )
         if status == Submission.Status.QUEUED:
             # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.

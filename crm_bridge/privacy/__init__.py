@@ -1,4 +1,4 @@
-"""Personal information under China's PIPL (design.md §8, docs/privacy.md): the privacy notice a visitor
+"""Personal information under China's PIPL (docs/privacy.md): the privacy notice a visitor
 consents to (:mod:`.notice`), redaction past the retention period (:mod:`.retention`) and data-subject requests
 — find, export, erase — with their audit trail (:mod:`.requests`).
 

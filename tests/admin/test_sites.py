@@ -240,9 +240,10 @@ def test_every_lead_variable_renders_through_delivery(site):
         "name": "王五", "tel": "139 0000 0001", "tel_e164": "+8613900000001", "company": "某公司",
         "email": "w@example.cn", "message": "你好", "page_url": "https://acme.example/p",
     }  # fmt: skip
+    source = {"utm_source": "baidu", "bd_vid": "v1"}
     for variable in LEAD_VARIABLES:
         site.lead_mapping = {"remark": "{" + variable + "}"}
-        assert build_customer(site, payload).get("remark"), variable
+        assert build_customer(site, payload, source).get("remark"), variable
 
 
 def test_form_never_binds_the_stored_key(site):

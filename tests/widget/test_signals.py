@@ -128,6 +128,8 @@ def test_end_to_end_with_the_real_worker(api, site, host_server, new_page, live_
         form.get_by_role("button", name="提交").click()
         wait_event(page, "submitted", 2)
         wait_for(lambda: Submission.objects.filter(status="delivered").count() == 2, timeout=60, interval=0.3)
-    assert [m["content"] for m in control.messages()].count("经由真实 worker 的留言") == 1
+    # The post carries the visit's source (docs/attribution.md): here only its landing page.
+    landing = host_server.url("/worker")
+    assert [m["content"] for m in control.messages()].count(f"经由真实 worker 的留言\n落地页: {landing}") == 1
     assert [c["sName"] for c in control.customers()].count("真实工人有限公司") == 1
     assert control.calls("ECommerce/AddMessageBoard") == 1 and control.calls("Customer/Save") == 1

@@ -6,6 +6,7 @@
 import { h } from "./dom.js";
 import { emit } from "./events.js";
 import { textsFor } from "./i18n.js";
+import { source } from "./attribution.js";
 import { newId } from "./outbox.js";
 import { pending, submit as send } from "./transport.js";
 
@@ -139,7 +140,8 @@ export function buildForm(kind, cfg, lang, o, host) {
       return first.focus();
     }
     // fill_ms: the API refuses a form filled faster than a person could (MIN_FILL_SECONDS).
-    Object.assign(body, { page_url: pageUrl(location.href), fill_ms: Date.now() - started });
+    // source: the visit's first touch (attribution.js), the same for every write of this tab's visit.
+    Object.assign(body, { page_url: pageUrl(location.href), fill_ms: Date.now() - started, source: source() });
     if (trap.value) body[cfg.honeypot] = trap.value;
     const item = { id: newId(crypto), url: o.api + "widget/v1/" + kind + "s", body, k: kind, l: lang, t: Date.now() };
     wait(true);

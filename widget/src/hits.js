@@ -1,4 +1,4 @@
-// View counts for catalogue items (design.md §7): data-crm-pkid on elements of the page (the loader finds them),
+// View counts for catalogue items (README.md, "The widget"): data-crm-pkid on elements of the page (the loader finds them),
 // or CRMWidget.hit().
 // Sent as beacons, in batches the API accepts, and only when the site's config enables hits.
 import { base, config } from "./settings.js";

@@ -12,6 +12,7 @@
 //   hits.js        view counts (data-crm-pkid, CRMWidget.hit)    i18n.js    language choice and texts
 //   public-api.js  window.CRMWidget, shared by all loaders       events.js  crm:* events and the dataLayer
 //   dom.js         the element builder                           styles.js  the stylesheet in each shadow root
+//   attribution.js the visit's first touch (landing, referrer, utm_*, click ids), sent as `source`
 import { doc } from "./dom.js";
 import { startLoader } from "./loader.js";
 import { shared } from "./public-api.js";
