@@ -1,6 +1,7 @@
 """Shared fixtures. Layer-specific ones live beside their tests."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,42 @@ def reference_doc_text() -> str:
         if candidate.exists():
             return candidate.read_text(encoding="utf-8")
     pytest.fail("crm-webapi-reference.txt not found")
+
+
+@pytest.fixture
+def english(settings):
+    """Django's and DRF's messages in English. The demo site speaks zh-hans; layers that assert on the English
+    texts use this autouse (tests/test_translations.py checks the Chinese ones)."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def site_fields() -> dict[str, Any]:
+    """What :func:`site` is created with; a layer's conftest overrides it (its own name, secret, origins)."""
+    return {
+        "name": "Acme",
+        "site_key": "sandbox-site-key",
+        "default_cust_id": 1,
+        "allowed_origins": ["https://acme.example"],
+    }
+
+
+@pytest.fixture
+def site(db, site_fields):
+    from crm_bridge.models import Site
+
+    return Site.objects.create(**site_fields)
+
+
+@pytest.fixture
+def make_submission(site):
+    """An outbox row as intake stores it (``crm_bridge.testing.submission``), for ``site`` by default."""
+    from crm_bridge import testing
+
+    def make(kind: str = "message", *, site=site, **fields: Any):
+        return testing.submission(site, kind, **fields)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from crm_bridge import testing
-from crm_bridge.models import Site, Submission
+from crm_bridge.models import Submission
 
 #: The CRM siteKey of the test site. Characters that change under HTML, URL and JSON escaping, so the scan
 #: below would also catch an escaped copy.
@@ -41,30 +40,27 @@ def assert_no_secret(body: bytes | str, *secrets: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _english(settings):
-    # The demo site speaks zh-hans; these tests assert on the English texts (tests/test_translations.py checks
-    # the Chinese ones).
-    settings.LANGUAGE_CODE = "en"
+def _english(english):
+    pass
 
 
 @pytest.fixture
-def site(db) -> Site:
-    return Site.objects.create(
-        name="Acme 测试", site_key=SITE_KEY, default_cust_id=1, allowed_origins=["https://acme.example"]
-    )
+def site_fields(site_fields) -> dict[str, Any]:
+    return {**site_fields, "name": "Acme 测试", "site_key": SITE_KEY}
 
 
 @pytest.fixture
-def make_submission(site):
-    """An outbox row as intake stores it (payload keys exactly as ``serializers`` writes them)."""
+def make_submission(make_submission):
+    """The shared helper, with leads whose phone is typed as people type it and no company: what the admin's
+    search must cope with."""
 
-    def make(kind: str = "message", *, site: Site = site, **fields: Any) -> Submission:
-        if kind == "lead":  # a phone as people type it, and no company: what the admin's search must cope with
+    def make(kind: str = "message", **fields: Any) -> Submission:
+        if kind == "lead":
             n = next(_counter)
             tel = f"139{n:08d}"
             fields["payload"] = {"name": f"访客{n}", "tel": f"{tel[:3]} {tel[3:7]} {tel[7:]}", "tel_e164": f"+86{tel}",
                                  "company": "", **fields.get("payload", {})}  # fmt: skip
-        return testing.submission(site, kind, **fields)
+        return make_submission(kind, **fields)
 
     return make
 

@@ -1,32 +1,15 @@
-"""Fixtures for delivery tests: a Site, submissions in the outbox, and the sandbox CRM over real HTTP."""
+"""Fixtures for delivery tests: the sandbox CRM over real HTTP, and waiting for what another process does."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from crm_bridge import testing
-from crm_bridge.models import Site, Submission
 
 SANDBOX_PATH = "/WebApi/Handler/1.0/CRM/"
 
 
-@pytest.fixture
-def site(db) -> Site:
-    return Site.objects.create(
-        name="Acme", site_key="sandbox-site-key", default_cust_id=1, allowed_origins=["https://acme.example"]
-    )
-
-
-@pytest.fixture
-def make_submission(site):
-    """Create an outbox row as intake would (``crm_bridge.testing.submission``), for ``site`` by default."""
-
-    def make(kind: str = "message", *, site: Site = site, **fields: Any) -> Submission:
-        return testing.submission(site, kind, **fields)
-
-    return make
+# `site` and `make_submission` come from tests/conftest.py (a site with the sandbox's siteKey).
 
 
 @pytest.fixture
