@@ -75,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 16 * 1024,
     # How long an Idempotency-Key's first answer is kept (seconds).
     "IDEMPOTENCY_TTL": 24 * 3600.0,
+    # --- alerts to staff (docs/alerts.md): a partial dict is merged over crm_bridge.alerts.conf.ALERT_DEFAULTS.
+    "ALERTS": {},
 }
 REQUIRED = ("BASE_URL", "TOKEN")
 

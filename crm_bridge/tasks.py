@@ -14,6 +14,8 @@ from celery import shared_task
 from celery.signals import beat_init
 
 from . import broker, delivery
+from .alerts import tasks as alert_tasks  # noqa: F401 (registers the alert tasks wherever these are)
+from .alerts.conf import alert_setting
 from .broker import DELIVER_TASK
 from .conf import bridge_settings
 from .intake.idempotency import purge_idempotency_records
@@ -63,6 +65,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     ``CELERY_BEAT_SCHEDULE`` wins, so integrators can re-time or move them."""
     sweep_every = float(bridge_settings.SWEEP_INTERVAL)
     flush_every = float(bridge_settings.HIT_FLUSH_INTERVAL)
+    alerts_every = float(alert_setting("SWEEP_INTERVAL"))
     return {
         # `expires`: a sweep that waited in the queue longer than an interval is pointless; the next one comes.
         "crm_bridge.sweep": {"task": "crm_bridge.sweep", "schedule": sweep_every, "options": {"expires": sweep_every}},
@@ -70,6 +73,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "crm_bridge.flush_hits", "schedule": flush_every, "options": {"expires": flush_every},
         },
         "crm_bridge.purge": {"task": "crm_bridge.purge", "schedule": 3600.0, "options": {"expires": 3600.0}},
+        "crm_bridge.alerts.sweep": {
+            "task": "crm_bridge.alerts.sweep", "schedule": alerts_every, "options": {"expires": alerts_every},
+        },
     }  # fmt: skip
 
 
