@@ -48,6 +48,8 @@ def mask_phone(phone: str) -> str:
     digits = re.sub(r"\D", "", phone or "")
     if not digits:
         return ""
+    if len(digits) == 13 and digits.startswith("86"):  # +86 and a mainland mobile number
+        digits = digits[2:]
     if len(digits) <= 4:
         return "*" * len(digits)
     keep_head = 3 if len(digits) >= 9 else 1

@@ -28,6 +28,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import threading
 import time
 from typing import Any
 from urllib.parse import quote_plus
@@ -46,6 +47,18 @@ Kind = AlertDestination.Kind
 
 #: WeCom's text limit (bytes); the others allow more, so one cut serves all robots.
 MAX_TEXT_BYTES = 2000
+
+
+class _QuietWhileSending(logging.Filter):
+    """Drops urllib3's DEBUG request lines (``"POST /cgi-bin/webhook/send?key=…"``) for our own webhook calls
+    only: the robot's key is part of its URL (a query value for WeCom and DingTalk, a path segment for Feishu)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_sending, "active", False)
+
+
+_sending = threading.local()
+logging.getLogger("urllib3.connectionpool").addFilter(_QuietWhileSending())
 
 
 class SendError(Exception):
@@ -120,11 +133,13 @@ def send(dest: AlertDestination, title: str, text: str, *, session: requests.Ses
     timeout = (float(alert_setting("CONNECT_TIMEOUT")), float(alert_setting("READ_TIMEOUT")))
     own = session is None
     session = session or create_session()
+    _sending.active = True
     try:
         response = session.post(url, json=body, timeout=timeout)
     except requests.RequestException as err:
         raise SendError(f"robot not reached: {type(err).__name__}") from None
     finally:
+        _sending.active = False
         if own:
             session.close()
     if response.status_code != 200:
