@@ -18,7 +18,10 @@ def site(db) -> Site:
 def robot_urls(base: str) -> dict[str, tuple[str, str]]:
     return {
         "wecom": (f"{base}/_robots/wecom/send?key={robots.WECOM_KEY}", ""),
-        "dingtalk": (f"{base}/_robots/dingtalk/robot/send?access_token={robots.DINGTALK_TOKEN}", robots.DINGTALK_SECRET),
+        "dingtalk": (
+            f"{base}/_robots/dingtalk/robot/send?access_token={robots.DINGTALK_TOKEN}",
+            robots.DINGTALK_SECRET,
+        ),
         "feishu": (f"{base}/_robots/feishu/hook/{robots.FEISHU_TOKEN}", robots.FEISHU_SECRET),
     }
 

@@ -42,7 +42,7 @@ def test_robot_down_for_a_while_then_delivered_exactly_once(site, robot_destinat
     # The periodic sweep hands it out again whenever it is due; the stand-in refuses twice more, then accepts.
     for _step in range(200):
         t += timedelta(seconds=5)
-        delivery.sweep(enqueue=lambda pk: delivery.deliver_alert(pk, now=t), now=t)
+        delivery.sweep(enqueue=lambda pk, t=t: delivery.deliver_alert(pk, now=t), now=t)
         alert.refresh_from_db()
         if alert.status == "sent":
             break
@@ -52,7 +52,7 @@ def test_robot_down_for_a_while_then_delivered_exactly_once(site, robot_destinat
     # More sweeps send nothing more.
     for _step in range(3):
         t += timedelta(seconds=60)
-        delivery.sweep(enqueue=lambda pk: delivery.deliver_alert(pk, now=t), now=t)
+        delivery.sweep(enqueue=lambda pk, t=t: delivery.deliver_alert(pk, now=t), now=t)
     assert len(robots.received("wecom", accepted=None)) == 1
 
 
