@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -97,9 +98,22 @@ class AlertDestinationForm(forms.ModelForm):
         super()._post_clean()
 
 
+class KeepWhenAbsentFormSet(BaseInlineFormSet):
+    """A Site POST without this inline's management form (a script, a form saved from a page cached before alerts
+    existed) leaves the destinations as they are, instead of failing the whole Site form."""
+
+    def __init__(self, data: Any = None, files: Any = None, *args: Any, **kwargs: Any) -> None:
+        prefix = kwargs.get("prefix") or self.get_default_prefix()
+        if data is not None and f"{prefix}-TOTAL_FORMS" not in data:
+            data = data.copy()
+            data[f"{prefix}-TOTAL_FORMS"] = data[f"{prefix}-INITIAL_FORMS"] = "0"
+        super().__init__(data, files, *args, **kwargs)
+
+
 class AlertDestinationInline(admin.StackedInline):
     model = AlertDestination
     form = AlertDestinationForm
+    formset = KeepWhenAbsentFormSet
     extra = 0
     fields = (
         ("kind", "name", "enabled"),

@@ -117,3 +117,10 @@ def test_alert_admin_list_and_retry(admin_client, destinations):
     assert response.status_code == 302
     alert.refresh_from_db()
     assert (alert.status, alert.attempts) == ("queued", 0)
+
+
+def test_a_site_post_without_the_inline_keeps_the_destinations(admin_client, destinations):
+    data = {k: v for k, v in inline_data(destinations).items() if not k.startswith("alert_destinations")}
+    response = admin_client.post(reverse("admin:crm_bridge_site_change", args=[destinations.pk]), data)
+    assert response.status_code == 302
+    assert AlertDestination.objects.get().secret == "SECdeadbeef0123"
