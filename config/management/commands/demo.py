@@ -15,6 +15,7 @@ itself or had to be killed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -119,6 +120,10 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "CRM_BRIDGE_VAR_DIR": str(settings.VAR_DIR)}
         site_url = f"http://{host}:{port}"
         env.setdefault("CRM_BRIDGE_BASE_URL", f"{site_url}/WebApi/Handler/1.0/CRM/")
+        # Alerts link to this admin (docs/alerts.md, ADMIN_BASE_URL), unless the environment says otherwise.
+        options = json.loads(env.get("CRM_BRIDGE_OPTIONS") or "{}")
+        options.setdefault("ALERTS", {}).setdefault("ADMIN_BASE_URL", site_url)
+        env["CRM_BRIDGE_OPTIONS"] = json.dumps(options)
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         celery = [python, "-m", "celery", "-A", "config"]
