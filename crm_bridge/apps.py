@@ -13,10 +13,12 @@ class CRMBridgeConfig(AppConfig):
 
         # Registers the system checks and connects the beat-schedule installer (a Celery signal).
         from . import checks, tasks  # noqa: F401
+        from .alerts import receivers
         from .intake import cors
         from .models import Site
 
         # CORS for the widget API is granted per Site allow-list (crm_bridge.intake.cors), never by a static list.
+        receivers.connect()  # dead letters raise an alert (crm_bridge.alerts)
         check_request_enabled.connect(cors.cors_allow_widget, dispatch_uid="crm_bridge.cors")
         post_save.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.save")
         post_delete.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.delete")

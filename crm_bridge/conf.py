@@ -151,6 +151,12 @@ def _rates(v: object) -> Mapping[str, str | None]:
     return dict(v)
 
 
+def _options(v: object) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise _Invalid(13, "{key} must be a dict.", 'Example: {"RATE_PER_MINUTE": 20}.')
+    return dict(v)
+
+
 class Setting(Generic[T]):
     """One key of ``CRM_BRIDGE``: its default (``None`` and ``required``: it has none) and the parser that
     turns a configured value into a ``T`` or rejects it. On :class:`BridgeSettings` it reads as a ``T``."""
@@ -232,6 +238,9 @@ class BridgeSettings:
     MAX_BODY_BYTES = Setting(16 * 1024, _count)
     # How long an Idempotency-Key's first answer is kept (seconds).
     IDEMPOTENCY_TTL = Setting(24 * 3600.0, _seconds)
+    # --- alerts to staff (docs/alerts.md): a partial dict merged over crm_bridge.alerts.conf.ALERT_DEFAULTS,
+    # whose keys it checks when read.
+    ALERTS = Setting[Mapping[str, Any]]({}, _options)
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None

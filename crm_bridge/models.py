@@ -430,3 +430,7 @@ class Circuit(models.Model):
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
         }
+
+
+# The alert tables live in their own module but belong to this app (one migration history, one admin section).
+from .alerts.models import Alert, AlertDestination  # noqa: E402, F401

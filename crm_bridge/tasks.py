@@ -14,6 +14,8 @@ from celery import shared_task
 from celery.signals import beat_init
 
 from . import broker, delivery
+from .alerts import tasks as alert_tasks  # noqa: F401 (registers the alert tasks wherever these are)
+from .alerts.conf import alert_setting
 from .broker import DELIVER_TASK
 from .conf import bridge_settings
 from .intake.idempotency import purge_idempotency_records
@@ -74,11 +76,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     """The periodic tasks crm_bridge needs, keyed by entry name. Installed into whatever scheduler ``celery
     beat`` runs (see :func:`_install_schedule`); an entry of the same name in the host's own
     ``CELERY_BEAT_SCHEDULE`` wins, so integrators can re-time or move them."""
-    sweep_every = float(bridge_settings.SWEEP_INTERVAL)
-    flush_every = float(bridge_settings.HIT_FLUSH_INTERVAL)
+    sweep_every = bridge_settings.SWEEP_INTERVAL
+    flush_every = bridge_settings.HIT_FLUSH_INTERVAL
     # Each credential's own probe time is in the database; this only looks whether one is due, which is cheap,
     # so it runs as often as the sweep: a probe is then at most one sweep interval late.
-    probe_every = min(sweep_every, float(bridge_settings.CREDENTIAL_PROBE_INTERVAL))
+    probe_every = min(sweep_every, bridge_settings.CREDENTIAL_PROBE_INTERVAL)
+    alerts_every = float(alert_setting("SWEEP_INTERVAL"))
     return {
         # `expires`: a sweep that waited in the queue longer than an interval is pointless; the next one comes.
         "crm_bridge.sweep": {"task": "crm_bridge.sweep", "schedule": sweep_every, "options": {"expires": sweep_every}},
@@ -92,6 +95,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         # Retention is counted in days: a run every 6 hours erases a row at most a quarter-day late.
         "crm_bridge.retention": {
             "task": "crm_bridge.retention", "schedule": 6 * 3600.0, "options": {"expires": 6 * 3600.0},
+        },
+        "crm_bridge.alerts.sweep": {
+            "task": "crm_bridge.alerts.sweep", "schedule": alerts_every, "options": {"expires": alerts_every},
         },
     }  # fmt: skip
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import delivery
+from ..alerts.admin import AlertDestinationInline
 from ..models import Site, default_features
 from .common import enqueue_on_commit
 from .forms import FEATURE_CHOICES, SiteAdminForm
@@ -68,6 +69,7 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ("name", "public_key")
     readonly_fields = ("public_key", "paused_at", "paused_reason", "created_at", "updated_at", "privacy_version")
     actions = ["resume_deliveries"]
+    inlines = [AlertDestinationInline]  # where this site's alerts go (crm_bridge.alerts)
     fieldsets = (
         (None, {"fields": ("name", "is_active", "public_key", "new_site_key")}),
         (_("Widget"), {"fields": ("allowed_origins", "features", "texts")}),

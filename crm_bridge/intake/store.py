@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from .. import broker, signals
+from .. import alerts, broker, signals
 from ..models import HitCounter, Site, Submission
 from .idempotency import Answer, Idempotency, once
 
@@ -91,6 +91,7 @@ def submit(
             consent=consent,
             source=dict(source or {}),
         )
+        alerts.record_for_submission(sub)  # same transaction: stored with the row, handed over on commit
         if status == Submission.Status.QUEUED:
             # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.
             transaction.on_commit(partial(broker.enqueue_delivery, str(sub.id)))

@@ -26,6 +26,7 @@ from .models import (
     LinkMan,
     Message,
     RequestLog,
+    RobotMessage,
     SampleGiftOrder,
     Sms,
 )
@@ -94,3 +95,11 @@ class FaultAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super(ReadOnlyAdmin, self).has_delete_permission(request, obj)
+
+
+@admin.register(RobotMessage)
+class RobotMessageAdmin(ReadOnlyAdmin):
+    """What the group-robot stand-ins received: the demo's "an alert arrived" view."""
+
+    list_display = ("id", "received_at", "kind", "accepted", "errcode", "signed", "text")
+    list_filter = ("kind", "accepted")

@@ -549,3 +549,42 @@ class CredentialOverride(models.Model):
     def __str__(self) -> str:
         # Counts only: even digests are not worth showing.
         return f"{len(self.token_digests)} token(s), {len(self.site_key_digests)} site key(s)"
+
+
+# --- the group-robot stand-ins (crm_bridge.sandbox.robots) ----------------------------------------------
+
+
+class RobotMessage(models.Model):
+    """One request a robot stand-in received (accepted or refused), as the vendor would have seen it.
+
+    Neither the webhook key nor the signing secret is stored: ``signed`` says whether a valid signature came."""
+
+    KINDS = (("wecom", "WeCom"), ("dingtalk", "DingTalk"), ("feishu", "Feishu"))
+
+    kind = models.CharField(max_length=10, choices=KINDS, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    accepted = models.BooleanField(default=True)
+    errcode = models.IntegerField(default=0, help_text="What the stand-in answered (0: accepted)")
+    msgtype = models.CharField(max_length=20, blank=True)
+    text = models.TextField(blank=True)
+    signed = models.BooleanField(default=False)
+    body = models.JSONField(default=dict, blank=True, help_text="The JSON body, signature fields removed")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class RobotOutage(models.Model):
+    """A robot stand-in told to be down: it answers 503 while this applies (``remaining`` requests, or until
+    ``until``; both empty: until cleared)."""
+
+    kind = models.CharField(max_length=10, default="*", help_text="wecom, dingtalk, feishu or *")
+    remaining = models.IntegerField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    hits = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.kind} down"

@@ -1,6 +1,6 @@
 """Routes of the sandbox: one per spec endpoint (built from ``spec.ENDPOINTS``, all to one dispatch view),
 a catch-all under the handler prefix (10020, or a known handler spelled in another case), and the control
-API under ``_sandbox/``.
+API under ``_sandbox/``, and the group-robot stand-ins under ``_robots/``.
 
 Mount at the site root, as a real tenant serves its handlers: ``path("", include("crm_bridge.sandbox.urls"))``.
 """
@@ -9,7 +9,7 @@ from django.urls import path, re_path
 
 from crm_bridge.crm import spec
 
-from . import control_views, views
+from . import control_views, robots, views
 from .handlers import check_coverage
 
 app_name = "crm_sandbox"
@@ -23,4 +23,5 @@ urlpatterns = [
     path("_sandbox/faults", control_views.faults_view, name="faults"),
     path("_sandbox/reset", control_views.reset_view, name="reset"),
     path("_sandbox/credentials", control_views.credentials_view, name="credentials"),
+    *robots.urlpatterns,  # the group-robot stand-ins under _robots/ (crm_bridge.sandbox.robots)
 ]

@@ -15,6 +15,7 @@ itself or had to be killed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -119,6 +120,10 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "CRM_BRIDGE_VAR_DIR": str(settings.VAR_DIR)}
         site_url = f"http://{host}:{port}"
         env.setdefault("CRM_BRIDGE_BASE_URL", f"{site_url}/WebApi/Handler/1.0/CRM/")
+        # Alerts link to this admin (docs/alerts.md, ADMIN_BASE_URL), unless the environment says otherwise.
+        options = json.loads(env.get("CRM_BRIDGE_OPTIONS") or "{}")
+        options.setdefault("ALERTS", {}).setdefault("ADMIN_BASE_URL", site_url)
+        env["CRM_BRIDGE_OPTIONS"] = json.dumps(options)
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         celery = [python, "-m", "celery", "-A", "config"]
@@ -217,7 +222,28 @@ class Command(BaseCommand):
         site.site_key = site_key
         site.paused_at = None
         site.save()
+        self._demo_alerts(site, f"http://{host}:{port}")
         return site
+
+    def _demo_alerts(self, site: Site, site_url: str) -> None:
+        """One alert destination per robot kind, pointing at the sandbox's stand-ins (crm_bridge.sandbox.robots),
+        so a lead from the sample page shows up as a message in admin → CRM sandbox → Robot messages."""
+        from crm_bridge.alerts.models import AlertDestination
+        from crm_bridge.sandbox import robots
+
+        urls = {
+            "wecom": (f"{site_url}/_robots/wecom/send?key={robots.WECOM_KEY}", ""),
+            "dingtalk": (
+                f"{site_url}/_robots/dingtalk/robot/send?access_token={robots.DINGTALK_TOKEN}", robots.DINGTALK_SECRET,
+            ),
+            "feishu": (f"{site_url}/_robots/feishu/hook/{robots.FEISHU_TOKEN}", robots.FEISHU_SECRET),
+        }  # fmt: skip
+        for kind, (url, secret) in urls.items():
+            dest, _ = AlertDestination.objects.get_or_create(
+                site=site, kind=kind, defaults={"name": f"{kind} (sandbox stand-in)"}
+            )
+            dest.webhook_url, dest.secret = url, secret  # the port may differ from the last run
+            dest.save(update_fields=["webhook_url", "secret"])
 
     def _admin_login(self) -> str:
         """A fresh password for the `admin` superuser each run, printed once (it is a local demo)."""
