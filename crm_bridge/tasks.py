@@ -17,6 +17,7 @@ from . import broker, delivery
 from .broker import DELIVER_TASK
 from .conf import bridge_settings
 from .intake.idempotency import purge_idempotency_records
+from .logging import log_context
 
 logger = logging.getLogger("crm_bridge.tasks")
 
@@ -36,7 +37,8 @@ _RELIABLE = {
 @shared_task(name=DELIVER_TASK, **_RELIABLE)
 def deliver(submission_id: str) -> str:
     """Deliver one submission if it is due and unclaimed; returns the status it ended in."""
-    return delivery.deliver(submission_id)
+    with log_context(submission_id=submission_id):  # every log line of this delivery names its row
+        return delivery.deliver(submission_id)
 
 
 @shared_task(name="crm_bridge.sweep", **_RELIABLE)
