@@ -12,7 +12,7 @@ crm_bridge never configures logging itself; the host site opts in through ``LOGG
     }
 
 and adds ``crm_bridge.logging.RequestIDMiddleware`` near the top of ``MIDDLEWARE``. The ids live in context
-variables: :class:`RequestIDMiddleware` sets ``request_id`` for a request's duration, :func:`log_context` sets
+variables: :class:`RequestIDMiddleware` sets ``request_id`` until the request is finished, :func:`log_context` sets
 ``submission_id`` while a worker delivers a row (``crm_bridge.tasks.deliver``). :class:`JSONFormatter` reads them
 itself, so the filter is only needed for text formats (``%(request_id)s``).
 """
@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
@@ -117,9 +119,19 @@ class RequestIDMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _ACCEPTABLE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = getattr(request, "request_id", None)  # listed twice in MIDDLEWARE: one id all the same
+        if not request_id:
+            request_id = incoming if _ACCEPTABLE_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        with log_context(request_id=request_id):
-            response = self.get_response(request)
+        # Set, not scoped to this call: Django logs a 4xx/5xx answer ("Not Found: /…") after the middleware chain
+        # returned, and that line must carry the id too. Cleared when the response is closed (request_finished).
+        _request_id.set(request_id)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+@receiver(request_finished, dispatch_uid="crm_bridge.logging.clear_request_id")
+def _clear_request_id(**kwargs: Any) -> None:
+    """The request is over: lines logged later on this thread belong to no request."""
+    _request_id.set(None)
