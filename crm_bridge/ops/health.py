@@ -203,4 +203,7 @@ class ReadinessView(View):
     def _answer(body: dict[str, Any], status: int) -> HttpResponse:
         response = JsonResponse(body, status=status)
         add_never_cache_headers(response)
+        # A 503 here is an answer, not a server error: without this Django logs every probe's 503 at ERROR on
+        # django.request (and mails ADMINS). The failing checks are logged as warnings by django-health-check.
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response

@@ -153,6 +153,9 @@ def test_unreachable_broker_fails_readiness_within_the_budget(
     assert elapsed < 5.0, elapsed
     assert "broker-pass" not in response.content.decode()
     assert "broker-pass" not in caplog.text
+    # The failing check is logged as a warning; the 503 itself is no server error for django.request to report.
+    assert [r.name for r in caplog.records if r.levelname == "ERROR"] == []
+    assert "Health check Broker() failed" in caplog.text
 
 
 def test_cache_failure_only_warns(client, site, broker_url, settings):
