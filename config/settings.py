@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every later middleware's log lines carry the request id (echoed as X-Request-ID).
+    "crm_bridge.logging.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -228,9 +230,26 @@ CRM_SANDBOX = {
     "SITE_KEYS": env.list("CRM_SANDBOX_SITE_KEYS", default=[] if PRODUCTION else ["sandbox-site-key"]),
 }
 
+# CRM_BRIDGE_LOG_FORMAT=json: one JSON object per line with the request and submission ids (docs/operations.md,
+# "JSON logs"), for Django's request errors too; "text" (the default) keeps plain lines.
+LOG_FORMAT = env.str("CRM_BRIDGE_LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured('CRM_BRIDGE_LOG_FORMAT must be "text" or "json"')
+_json_logs = LOG_FORMAT == "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")}},
+    "filters": {"crm_ids": {"()": "crm_bridge.logging.ContextFilter"}},
+    "formatters": {"json": {"()": "crm_bridge.logging.JSONFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["crm_ids"],
+            **({"formatter": "json"} if _json_logs else {}),
+        }
+    },
+    "loggers": {
+        "crm_bridge": {"handlers": ["console"], "level": env.str("CRM_BRIDGE_LOG_LEVEL", default="INFO")},
+        **({"django": {"handlers": ["console"], "level": "INFO", "propagate": False}} if _json_logs else {}),
+    },
 }

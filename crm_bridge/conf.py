@@ -20,6 +20,7 @@ Contract of :data:`bridge_settings`:
 
 from __future__ import annotations
 
+import ipaddress
 import numbers
 import re
 from collections.abc import Callable, Mapping
@@ -137,6 +138,30 @@ def _base_url(v: object) -> str:
     raise _Invalid(5, f"{{key}} is not an http(s) URL: {v!r}.", f"Example: https://crm.example.com{HANDLER_PATH}/")
 
 
+def _token(v: object) -> str:
+    value = _secret(v)
+    if value and len(value) < 16:
+        hint = "Example: python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+        raise _Invalid(12, "{key} must be empty (off) or at least 16 characters.", hint)
+    return value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(v: object) -> tuple[Network, ...]:
+    hint = 'Example: ["10.0.0.0/8", "127.0.0.1"] (addresses or networks).'
+    if isinstance(v, str) or not isinstance(v, (list, tuple)):
+        raise _Invalid(20, "{key} must be a list of IP addresses or networks.", hint)
+    networks: list[Network] = []
+    for item in v:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise _Invalid(20, f"{{key}} has an entry that is not an IP address or network: {item!r}.", hint) from None
+    return tuple(networks)
+
+
 # DRF's rate syntax as crm_bridge.throttling.parse_rate reads it: a count, "/", a period by its first letter.
 _RATE = re.compile(r"\s*\d+\s*/\s*[smhd]", re.IGNORECASE)
 
@@ -241,6 +266,17 @@ class BridgeSettings:
     # --- alerts to staff (docs/alerts.md): a partial dict merged over crm_bridge.alerts.conf.ALERT_DEFAULTS,
     # whose keys it checks when read.
     ALERTS = Setting[Mapping[str, Any]]({}, _options)
+
+    # --- operations (docs/operations.md) ---
+    # Readiness fails once a submission has waited this long (seconds) for a worker: due and not picked up.
+    HEALTH_MAX_WAIT = Setting(300.0, _seconds)
+    # Each readiness check's budget (seconds); the broker check also connects with this timeout.
+    HEALTH_TIMEOUT = Setting(3.0, _seconds)
+    # Who may read /ops/metrics besides staff: a bearer token (a secret; empty: none) and client addresses.
+    METRICS_TOKEN = Setting("", _token)
+    METRICS_ALLOWED_IPS = Setting[tuple[Network, ...]]((), _networks)
+    # The CRM call latency histogram covers calls started in the last this many seconds.
+    METRICS_LATENCY_WINDOW = Setting(900.0, _seconds)
 
     def __init__(self) -> None:
         self._values: dict[str, Any] | None = None

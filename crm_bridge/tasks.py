@@ -19,6 +19,7 @@ from .alerts.conf import alert_setting
 from .broker import DELIVER_TASK
 from .conf import bridge_settings
 from .intake.idempotency import purge_idempotency_records
+from .logging import log_context
 from .privacy.retention import run_retention
 
 logger = logging.getLogger("crm_bridge.tasks")
@@ -39,7 +40,8 @@ _RELIABLE = {
 @shared_task(name=DELIVER_TASK, **_RELIABLE)
 def deliver(submission_id: str) -> str:
     """Deliver one submission if it is due and unclaimed; returns the status it ended in."""
-    return delivery.deliver(submission_id)
+    with log_context(submission_id=submission_id):  # every log line of this delivery names its row
+        return delivery.deliver(submission_id)
 
 
 @shared_task(name="crm_bridge.sweep", **_RELIABLE)

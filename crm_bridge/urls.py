@@ -1,10 +1,11 @@
 """The widget API (docs/widget-api.md). Include it wherever you like; the demo uses ``path("crm/", include(...))``.
 
 The paths have no trailing slash: they are a published contract and the widget calls them exactly. ``forms/…``
-are not part of that contract: they serve the HTML fallback that ``{% crm_widget %}`` renders.
+are not part of that contract: they serve the HTML fallback that ``{% crm_widget %}`` renders. ``ops/…`` are
+the operators' health and metrics endpoints (docs/operations.md).
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from .intake import api, fallback
 
@@ -24,4 +25,6 @@ urlpatterns = [
     # The no-JavaScript fallback of {% crm_widget %}: same-origin HTML forms, CSRF-protected (intake.fallback).
     path("forms/thanks", fallback.thanks_view, name="fallback-thanks"),
     path("forms/<str:kind>", fallback.form_view, name="fallback-form"),
+    # Health and metrics for operators (docs/operations.md): ops/health/live, ops/health/ready, ops/metrics.
+    path("ops/", include("crm_bridge.ops.urls")),
 ]
