@@ -28,7 +28,7 @@ from .crm.spec import PATH_PREFIX
 from .delivery import outbox
 from .models import Site, Submission
 
-__all__ = ["SANDBOX_SITE_KEY", "SANDBOX_TOKEN", "deliver_due", "sandbox_settings", "submission"]
+__all__ = ["SANDBOX_SITE_KEY", "SANDBOX_TOKEN", "consent", "deliver_due", "sandbox_settings", "submission"]
 
 #: The credentials the sandbox accepts unless told otherwise (``settings.CRM_SANDBOX``).
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 (the sandbox's public test credential, not a secret)
@@ -69,6 +69,14 @@ def submission(
         }  # fmt: skip
     data.update(payload or {})
     return Submission.objects.create(site=site, kind=kind, payload=data, status=status, **fields)
+
+
+def consent(site: Site) -> dict[str, Any]:
+    """The fields a widget adds to a write once the visitor ticked the privacy notice's box: ``consent`` and
+    the notice ``version`` the site shows now (docs/privacy.md). Merge it into a test's message or lead body."""
+    from .privacy.notice import notice_version
+
+    return {"consent": True, "version": notice_version(site)}
 
 
 def deliver_due(*, limit: int = 1000) -> dict[str, int]:

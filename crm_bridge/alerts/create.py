@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from ..delivery.flows import source_text
 from ..models import Site, Submission
 from .conf import alert_setting
 from .models import Alert, AlertDestination
@@ -120,9 +121,12 @@ def _render_submission(sub: Submission, *, full_phone: bool) -> tuple[str, str]:
     if message:
         shown = message if full_phone else _mask_numbers(message)
         lines.append(f"{_('Message')}: {Truncator(shown).chars(200)}")
-    source = sub.page_url or p.get("page_url", "") or sub.origin
-    if source:
-        lines.append(f"{_('Source')}: {Truncator(source).chars(200)}")
+    page = sub.page_url or p.get("page_url", "") or sub.origin
+    if page:
+        lines.append(f"{_('Page')}: {Truncator(page).chars(200)}")
+    # Where the visit came from (campaign tags, landing page, click ids), as the CRM record shows it.
+    if attribution := source_text(sub.source):
+        lines.append(attribution)
     if link:
         lines.append(f"{_('Details')}: {link}")
     return Truncator(title).chars(200), "\n".join(lines)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from crm_bridge import testing
 from crm_bridge.alerts import delivery
 from crm_bridge.alerts.create import mask_phone
 from crm_bridge.alerts.models import Alert, AlertDestination
@@ -25,7 +26,7 @@ LEAD = {"name": "王小明", "tel": "13800138000", "tel_e164": "+8613800138000",
 def post_lead(site, **fields):
     cache.clear()  # throttle counters
     body = {"key": site.public_key, "name": "王小明", "tel": "13800138000", "company": "示例公司",
-            "page_url": ORIGIN + "/pricing", **fields}  # fmt: skip
+            "page_url": ORIGIN + "/pricing", **testing.consent(site), **fields}  # fmt: skip
     return APIClient().post("/crm/widget/v1/leads", body, format="json", HTTP_ORIGIN=ORIGIN)
 
 

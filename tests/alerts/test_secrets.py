@@ -66,6 +66,7 @@ def inline_data(site, **fields):
     data = {
         "name": site.name, "is_active": "on", "allowed_origins": "https://acme.example", "features": ["leads"],
         "texts": "{}", "default_cust_id": "0", "lead_mapping": '{"sName": "{company_or_name}"}',
+        "retention_days": "180",
         f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "1", f"{prefix}-MIN_NUM_FORMS": "0",
         f"{prefix}-MAX_NUM_FORMS": "1000", f"{prefix}-0-id": str(dest.pk), f"{prefix}-0-site": str(site.pk),
         f"{prefix}-0-kind": "dingtalk", f"{prefix}-0-enabled": "on", f"{prefix}-0-on_leads": "on",

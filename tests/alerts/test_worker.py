@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from crm_bridge import testing
 from crm_bridge.alerts.models import Alert
 from crm_bridge.sandbox import robots
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
@@ -31,7 +32,13 @@ def test_a_lead_reaches_every_robot_once_through_an_outage(live_server, site, ro
     with celery_processes(crm_base_url=live_server.url + SANDBOX_PATH, options=OPTIONS) as procs:
         r = requests.post(
             f"{live_server.url}/crm/widget/v1/leads",
-            json={"key": site.public_key, "name": "王小明", "tel": "13800138000", "page_url": "https://acme.example/"},
+            json={
+                "key": site.public_key,
+                "name": "王小明",
+                "tel": "13800138000",
+                "page_url": "https://acme.example/",
+                **testing.consent(site),
+            },
             headers={"Origin": "https://acme.example", "Idempotency-Key": str(uuid.uuid4())},
             timeout=10,
         )
