@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sandbox bench clean
+.PHONY: install demo test lint format sandbox bench bench-quick bench-inprocess clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,17 @@ sandbox: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py crm_sandbox --port 8765
 
+## The real-server benchmark (bench/real.py, docs/benchmarks.md): gunicorn serving the site, load from another
+## process, each figure against its floor; a table, then name=value lines. On PostgreSQL + Redis when
+## CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL are set. Full: about 10 minutes; quick: about 3.
 bench: install
+	$(BIN)/python -m bench.real
+
+bench-quick: install
+	$(BIN)/python -m bench.real --quick
+
+## The in-process benchmark (Django's test client, no server): a profiling aid, not the figures of record.
+bench-inprocess: install
 	$(BIN)/python -m bench
 
 clean:
