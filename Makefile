@@ -55,12 +55,13 @@ sandbox: install
 
 ## The real-server benchmark (bench/real.py, docs/benchmarks.md): gunicorn serving the site, load from another
 ## process, each figure against its floor; a table, then name=value lines. On PostgreSQL + Redis when
-## CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL are set. Full: about 10 minutes; quick: about 3.
+## CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL are set (BENCH_ARGS=--sqlite to stay on SQLite).
+## Full: about 10 minutes; quick: about 2.
 bench: install
-	$(BIN)/python -m bench.real
+	$(BIN)/python -m bench.real $(BENCH_ARGS)
 
 bench-quick: install
-	$(BIN)/python -m bench.real --quick
+	$(BIN)/python -m bench.real --quick $(BENCH_ARGS)
 
 ## The in-process benchmark (Django's test client, no server): a profiling aid, not the figures of record.
 bench-inprocess: install
