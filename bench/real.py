@@ -188,6 +188,7 @@ class Figure:
     floor: float | None
     ratio: float
     name: str
+    spread: str = ""  # the per-round ratios' range: how far one round is from another
 
 
 @dataclass
@@ -212,6 +213,7 @@ class Run:
         self.site_port = free_port()
         self.host_port = free_port()
         self.run_id = f"{os.getpid()}-{int(time.time())}"
+        self.load_start = os.getloadavg()[0]  # other work on the machine: the figures' noise
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}/WebApi/Handler/1.0/CRM/"
         self.site_url = f"http://127.0.0.1:{self.site_port}"
 
@@ -362,8 +364,10 @@ class Run:
                 got_c.append(candidate())
         return got_c, got_f
 
-    def add(self, name: str, label: str, unit: str, candidate: float, floor: float | None, ratio: float) -> None:
-        self.figures.append(Figure(label, unit, candidate, floor, ratio, name))
+    def add(self, name: str, label: str, unit: str, candidate: float, floor: float | None, ratio: float,
+            rounds: list[float] | None = None) -> None:  # fmt: skip
+        spread = f"{min(rounds):.2f}–{max(rounds):.2f}" if rounds and len(rounds) > 1 else ""
+        self.figures.append(Figure(label, unit, candidate, floor, ratio, name, spread))
 
     # -- figures --
 
@@ -410,7 +414,7 @@ class Run:
             lead_rps, floor_rps = median([r["rps"] for r in lead]), median([r["rps"] for r in floor])
             suffix = "" if c == 8 else f"_c{c}"
             self.add(f"intake_vs_insert{suffix}", f"lead intake c{c}", "req/s", lead_rps, floor_rps,
-                     lead_rps / floor_rps)  # fmt: skip
+                     lead_rps / floor_rps, per_round(lead, floor, "rps"))  # fmt: skip
             lead_p99, floor_p99 = median([r["p99_ms"] for r in lead]), median([r["p99_ms"] for r in floor])
             self.extra[f"intake_rps_c{c}"] = lead_rps
             self.extra[f"insert_rps_c{c}"] = floor_rps
@@ -418,13 +422,14 @@ class Run:
             self.extra[f"insert_p99_ms_c{c}"] = floor_p99
             if c == 32:
                 self.add("intake_p99_vs_insert_c32", "lead intake p99 c32", "ms", lead_p99, floor_p99,
-                         lead_p99 / floor_p99)  # fmt: skip
+                         lead_p99 / floor_p99, per_round(lead, floor, "p99_ms"))  # fmt: skip
 
     def hits(self) -> None:
         log("beacons: hit vs insert at c8")
         hit, floor = self.paired(lambda: self.load("hit", 8), lambda: self.load("insert-hit", 8))
         hit_rps, floor_rps = median([r["rps"] for r in hit]), median([r["rps"] for r in floor])
-        self.add("hit_vs_insert", "one-pkid beacon c8", "req/s", hit_rps, floor_rps, hit_rps / floor_rps)
+        self.add("hit_vs_insert", "one-pkid beacon c8", "req/s", hit_rps, floor_rps, hit_rps / floor_rps,
+                 per_round(hit, floor, "rps"))  # fmt: skip
         self.extra["hit_rps_c8"], self.extra["hit_insert_rps_c8"] = hit_rps, floor_rps
 
     def clear_backlog(self) -> None:
@@ -548,7 +553,7 @@ class Run:
                 (got if fn == self.drain_once else floor).append(fn())
         rate, base = median(got), median(floor)
         self.add("drain_vs_floor", f"drain {self.drain_leads} leads, 2 processes", "leads/s", rate, base,
-                 rate / base)  # fmt: skip
+                 rate / base, [g / f for g, f in zip(got, floor, strict=True)])  # fmt: skip
         self.extra["drain_leads_per_s"], self.extra["drain_floor_leads_per_s"] = rate, base
 
     def crm_down(self) -> None:
@@ -573,7 +578,7 @@ class Run:
                 self.start_sandbox()
         p99_up, p99_down = median([r["p99_ms"] for r in up_runs]), median([r["p99_ms"] for r in down_runs])
         self.add("intake_p99_down_vs_up", "lead intake p99 c8, CRM down vs up", "ms", p99_down, p99_up,
-                 p99_down / p99_up)  # fmt: skip
+                 p99_down / p99_up, per_round(down_runs, up_runs, "p99_ms"))  # fmt: skip
         self.extra["intake_p99_ms_crm_up"], self.extra["intake_p99_ms_crm_down"] = p99_up, p99_down
 
     def widget(self) -> None:
@@ -619,15 +624,16 @@ class Run:
             f"machine: {os.cpu_count()} CPUs (nproc {nproc()}), {cpu_model()}, Python {platform.python_version()}",
             f"mode: {self.mode.name}: {self.mode.rounds} rounds (ABBA), {self.mode.seconds:g} s or "
             f"{self.mode.max_requests} requests per measurement, medians",
+            f"load average (1 min) at start / end: {self.load_start:.2f} / {os.getloadavg()[0]:.2f}",
             f"site: gunicorn 2 sync workers; database {db['ENGINE'].rsplit('.', 1)[-1]} "
             f"(CONN_MAX_AGE={db.get('CONN_MAX_AGE', 0)}); cache {cache}; broker {broker}",
         ]
 
     def table(self) -> str:
-        rows = [("figure", "candidate", "floor", "unit", "ratio", "name")]
+        rows = [("figure", "candidate", "floor", "unit", "ratio", "rounds", "name")]
         for f in self.figures:
             floor = "—" if f.floor is None else fmt(f.floor)
-            rows.append((f.label, fmt(f.candidate), floor, f.unit, fmt(f.ratio, 2), f.name))
+            rows.append((f.label, fmt(f.candidate), floor, f.unit, fmt(f.ratio, 2), f.spread or "—", f.name))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
         lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
@@ -641,6 +647,11 @@ class Run:
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
+
+
+def per_round(candidate: list[dict], floor: list[dict], key: str) -> list[float]:
+    """Each round's candidate ÷ the same round's floor."""
+    return [c[key] / f[key] for c, f in zip(candidate, floor, strict=True)]
 
 
 def fmt(x: float, digits: int = 1) -> str:
