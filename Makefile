@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sandbox bench clean
+.PHONY: install demo test lint format sandbox bench bench-quick bench-inprocess clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,18 @@ sandbox: install
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=1 $(BIN)/python manage.py crm_sandbox --port 8765
 
+## The real-server benchmark (bench/real.py, docs/benchmarks.md): gunicorn serving the site, load from another
+## process, each figure against its floor; a table, then name=value lines. On PostgreSQL + Redis when
+## CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL are set (BENCH_ARGS=--sqlite to stay on SQLite).
+## Full: about 10 minutes; quick: about 2.
 bench: install
+	$(BIN)/python -m bench.real $(BENCH_ARGS)
+
+bench-quick: install
+	$(BIN)/python -m bench.real --quick $(BENCH_ARGS)
+
+## The in-process benchmark (Django's test client, no server): a profiling aid, not the figures of record.
+bench-inprocess: install
 	$(BIN)/python -m bench
 
 clean:
