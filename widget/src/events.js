@@ -10,7 +10,7 @@ import { doc } from "./dom.js";
 /** @event crm:submitted
  * @target the form's [data-crm-form] element, the floating panel's <crm-widget>, or document for a re-send
  * @detail {kind, id, status, resent?}: "lead" or "message", the submission's id and status (as
- *   GET widget/v1/submissions/<id> answers); resent: true when the outbox re-sent it from an earlier page
+ *   GET widget/v1/submissions/{id} answers); resent: true when the outbox re-sent it from an earlier page
  * The server accepted a submission (202).
  */
 /** @event crm:queued
