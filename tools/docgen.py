@@ -887,6 +887,10 @@ def generate() -> dict[str, str]:
     return {name: render() for name, render in PAGES.items()}
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a page in docs/reference/ is stale")
@@ -902,10 +906,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-            print(f"wrote {target.relative_to(REPO)}")
+            print(f"wrote {_shown(target)}")
     if args.check and stale:
         for target in stale:
-            print(f"{target.relative_to(REPO)} is stale: run {COMMAND}", file=sys.stderr)
+            print(f"{_shown(target)} is stale: run {COMMAND}", file=sys.stderr)
         return 1
     return 0
 
