@@ -238,7 +238,7 @@ def alert_groups() -> list[Group]:
     declarations = [
         (k.value, k.lineno, v.end_lineno or v.lineno)
         for k, v in zip(value.keys, value.values, strict=True)
-        if isinstance(k, ast.Constant)
+        if isinstance(k, ast.Constant) and isinstance(k.value, str)
     ]
     if [d[0] for d in declarations] != list(alerts_conf.ALERT_DEFAULTS):
         raise ValueError("alerts/conf.py: ALERT_DEFAULTS has keys that are not plain strings")
@@ -377,7 +377,8 @@ def widget_schema() -> dict[str, Any]:
         generator = SchemaGenerator(patterns=[path(MOUNT, include("crm_bridge.urls"))])
         schema = generator.get_schema(request=None, public=True)
     # Lazy translation strings and the like become plain JSON values.
-    return json.loads(json.dumps(schema, ensure_ascii=False, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(schema, ensure_ascii=False, default=str))
+    return plain
 
 
 def _ref_name(ref: str) -> str:
@@ -398,7 +399,7 @@ def _type(schema: Mapping[str, Any]) -> str:
             options = [s for s in schema[combinator] if s.get("maxLength") != 0] or schema[combinator]
             parts = list(dict.fromkeys(_type(s) for s in options))
             return word.join(parts)
-    kind = schema.get("type", "any")
+    kind = str(schema.get("type", "any"))
     if kind == "array":
         return f"array of {_type(schema.get('items', {}))}"
     if kind == "object" and "properties" not in schema:
@@ -606,7 +607,7 @@ def _signature(obj: Callable[..., Any], name: str) -> str:
             star = True
         if p.kind is p.VAR_POSITIONAL:
             star = True
-        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        prefix = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
         text = prefix + p.name
         if p.annotation is not p.empty:
             text += f": {p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(p.annotation)}"
@@ -813,7 +814,7 @@ def _constant_comment(module: Any, name: str) -> str:
     lines = Path(inspect.getfile(module)).read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
         if re.match(rf"^{name}\s*[:=]", line):
-            block = []
+            block: list[str] = []
             n = i - 1
             while n >= 0 and re.match(r"^[A-Z_]+\s*[:=]", lines[n]):  # declared together: one comment
                 n -= 1
