@@ -4,6 +4,12 @@
 import { base, config } from "./settings.js";
 import { beacon } from "./transport.js";
 
+/** @attribute data-crm-pkid
+ * @on any element
+ * A catalogue item's id (an int32 > 0), or several separated by commas or spaces ("101, 102"): once per page
+ * load each is counted as one view (POST widget/v1/hits, as beacons), when the site's hits feature is on.
+ * Invalid ids are skipped. Elements added later are counted by CRMWidget.hit(pkid).
+ */
 /** Catalogue ids from data-crm-pkid values ("101" or "101, 102"): distinct, valid int32 > 0, in order. */
 export function pkids(values) {
   const out = [];

@@ -17,6 +17,12 @@ import { floatingPanel } from "./panel.js";
 let openPanel; // the floating panel's open(), once the config is in
 let wantOpen = false; // CRMWidget.open() was called before that
 
+/** @attribute data-crm-form
+ * @on any element that can host a shadow root (a <div>, a <section>; not a <form>)
+ * "lead" (a contact-me form) or "message" (a message-board form): the widget renders that form inside the
+ * element, once the site's config is in and the feature is on; until then the element's own content (a
+ * no-JavaScript fallback, say) stays visible. Elements added later: CRMWidget.mount(element).
+ */
 /** A [data-crm-form="lead|message"] element: its own content (a no-JavaScript form, say) stays visible
  * through a <slot> until the config is in, then the widget's form replaces it. */
 function mount(el) {
@@ -49,6 +55,11 @@ function mount(el) {
   }, () => {});
 }
 
+/** @attribute data-crm-button
+ * @on <script>
+ * "off": no floating feedback button (the message board); CRMWidget.open() then has nothing to open. Any
+ * other value, or none: the button is shown when the site's messages feature is on.
+ */
 /** Start the widget for `script`, the <script> element this copy was loaded by, once the document has a body. */
 export function startLoader(script) {
   readScript(script);

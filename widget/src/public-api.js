@@ -10,10 +10,24 @@ export const shared = (window.CRMWidget ||= {
   views: new WeakSet(), // [data-crm-pkid] elements already counted
   busy: new Set(), // ids of outbox items whose request is on the wire
   // `a && a.f()`, not `a?.f()`: for Chrome 90 esbuild spells `?.` out at length (it costs bytes).
+  /** @method CRMWidget.open()
+   * @returns true if there is a floating panel (false before the config is in: it opens once it arrives)
+   * Open the floating message-board panel and focus its first field.
+   */
   /** Open the first floating panel; true if there is one. */
   open: () => shared.w.some((w) => w.open()),
+  /** @method CRMWidget.hit(pkid, count = 1)
+   * @returns a promise, settled once the beacons are handed to the browser
+   * Count `count` (1–100) views of catalogue item(s) `pkid` (a number, or "101,102"), with the first
+   * script's key, when the site's hits feature is on. For views data-crm-pkid cannot mark (a SPA's routes).
+   */
   /** Count a view of catalogue item `pkid` (count 1–100) with the first loader's key. */
   hit: (pkid, count) => shared.w[0] && shared.w[0].hit(pkid, count),
+  /** @method CRMWidget.mount(element)
+   * @returns undefined
+   * Render the form of a [data-crm-form] element added after the page loaded (an element already mounted
+   * is left alone).
+   */
   /** Mount a [data-crm-form] element added after the page loaded. */
   mount: (el) => shared.w[0] && shared.w[0].mount(el),
 });

@@ -3,6 +3,26 @@
 // from the API, fetched once per API base and key. Every <script> tag runs its own copy of widget.js, so the
 // module-level state here belongs to one tag: it is set once, by readScript(), before anything else runs.
 
+// The attributes read here and in loader.js and hits.js are documented in the blocks below; tools/docgen.py renders
+// them into docs/reference/widget.md, and tests/test_docs.py fails when a data-crm-* attribute the code reads has
+// none. (The build drops every comment: widget.js does not change.)
+
+/** @attribute data-crm-key
+ * @on <script>, [data-crm-form]
+ * The site's public key (shown in the admin, printed by `manage.py crm_bridge_site add`). Required on the
+ * script tag; a [data-crm-form] element with its own key submits to that site instead. Not a secret: it
+ * only works from the site's allowed origins.
+ */
+/** @attribute data-crm-api
+ * @on <script>, [data-crm-form]
+ * Where crm_bridge.urls is mounted, resolved against the script's own URL (a trailing "/" is added).
+ * Default: "/crm/" on the script's origin.
+ */
+/** @attribute data-crm-lang
+ * @on <script>, [data-crm-form]
+ * The language to show ("zh-CN", "en", or any the site's config offers; matched by primary subtag too).
+ * Default: the nearest `lang` attribute of the page, then the browser's languages, then the site's first.
+ */
 /** The element's data-crm-`name` attribute (null when absent). */
 export const crmAttr = (el, name) => el.getAttribute("data-crm-" + name);
 
