@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format sandbox bench bench-quick bench-inprocess clean
+.PHONY: install demo test lint format sandbox bench bench-quick bench-inprocess docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-quick: install
 ## The in-process benchmark (Django's test client, no server): a profiling aid, not the figures of record.
 bench-inprocess: install
 	$(BIN)/python -m bench
+
+## Regenerate the reference pages in docs/reference/ from the code (tests/test_docs.py checks they are fresh).
+docs: install
+	$(BIN)/python -m tools.docgen
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
