@@ -61,6 +61,8 @@ class BatchJob:
     and the change (:meth:`apply`); :func:`run_job` does the rest."""
 
     verb: str = ""
+    #: What happens to a changed row, in the listing and the summary ("queue", "erase" …).
+    action: str = ""
     #: Only rows created before the run first started (its ``horizon``): the total stays what it was at the
     #: start, and a long run does not chase rows arriving while it works. Erasure sets it False: it must reach
     #: every row of the person, however recent.

@@ -283,7 +283,7 @@ class Command(BaseCommand):
         redrive.add_argument("--since", help="Created at or after: YYYY-MM-DD or an ISO date-time (local time).")
         redrive.add_argument("--until", help="Created before: YYYY-MM-DD or an ISO date-time (local time).")
         resend = sub.add_parser("resend", help="Queue one day's failed and cancelled rows again.")
-        resend.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's TIME_ZONE.")
+        resend.add_argument("--day", required=True, help="YYYY-MM-DD, a day in settings.TIME_ZONE.")
         resend.add_argument("--site", type=int, help="Only this site (its id).")
         resend.add_argument("--kind", choices=["lead", "message"])
         resend.add_argument(
