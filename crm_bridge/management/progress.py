@@ -98,6 +98,8 @@ class RunResult:
     run: OperatorRun
     dry_run: bool
     skipped: dict[str, int] = field(default_factory=dict)
+    #: Set when another process finished or abandoned the run while this one worked on it: its state then.
+    taken_over: str = ""
 
 
 class Interrupted(Exception):
@@ -254,7 +256,8 @@ def run_job(
                         # from this batch's cursor, never over the same rows.
                         current = OperatorRun.objects.select_for_update().get(pk=run.pk)
                         if current.state != OperatorRun.State.RUNNING:
-                            break  # another process finished it, or started afresh
+                            result.taken_over = current.state  # another process finished it, or started afresh
+                            break
                         run.last_created_at, run.last_id = current.last_created_at, current.last_id
                         run.done, run.changed = current.done, current.changed
                     key = (run.last_created_at, run.last_id)

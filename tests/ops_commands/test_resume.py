@@ -136,3 +136,13 @@ def test_progress_bar_on_a_terminal(ops, enqueued, failed):
     assert [f.split("]")[1].split()[0] for f in frames[1:]] == ["2/5", "4/5", "5/5"]
     assert frames[1].startswith("redrive [" + "#" * 12 + "." * 18 + "] 2/5  40%")
     assert frames[3].rstrip() == "redrive [" + "#" * 30 + "] 5/5 100%"
+
+
+def test_a_run_superseded_meanwhile_stops(ops, enqueued, failed):
+    def start_afresh_elsewhere(run: OperatorRun) -> None:
+        if run.done == 2:  # what a second operator's fresh start does to this run's checkpoint
+            OperatorRun.objects.filter(pk=run.pk).update(state=OperatorRun.State.ABANDONED)
+
+    _, err = ops("redrive", "--batch-size", "2", after_batch=start_afresh_elsewhere)
+    assert err.splitlines() == ["redrive: 2/5 done", "Stopped: another process marked this run abandoned meanwhile."]
+    assert len(enqueued) == 2 and OperatorRun.objects.get().state == "abandoned"

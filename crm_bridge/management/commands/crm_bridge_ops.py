@@ -340,6 +340,8 @@ class Command(BaseCommand):
                 returncode=128 + stop.signum,
             ) from None
         run = result.run
+        if result.taken_over:
+            self.stderr.write(f"Stopped: another process marked this run {result.taken_over} meanwhile.")
         skipped = sum(result.skipped.values())
         reasons = "".join(f"\n  {n} {reason}" for reason, n in sorted(result.skipped.items()))
         if dry_run:
