@@ -28,6 +28,7 @@ __all__ = [
     "HitCounter",
     "IdempotencyRecord",
     "LeadIdentity",
+    "OperatorRun",
     "PrivacyAuditLog",
     "Site",
     "Submission",
@@ -434,3 +435,50 @@ class Circuit(models.Model):
 
 # The alert tables live in their own module but belong to this app (one migration history, one admin section).
 from .alerts.models import Alert, AlertDestination  # noqa: E402, F401
+
+
+class OperatorRun(models.Model):
+    """One run of a long operator command (``manage.py crm_bridge_ops``): what it selected, who ran it, how far
+    it got. The checkpoint ``--resume`` continues from, and the record of who did what (an audit trail).
+
+    The cursor (``last_created_at``, ``last_id``) is the key of the last row done, in the order the command
+    works in, ``(created_at, id)``; it is updated in the same transaction as the rows of each batch, so it can
+    never say a batch was done when it was rolled back, nor the reverse. Kept in the database (not a file) so
+    a run stopped on one machine resumes on another, and two processes resuming one run take turns per batch.
+    Holds no personal data: an erasure's phone number or e-mail address is kept only as a keyed hash
+    (``scope``), enough to tell that a resume names the same person.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")  # or its process died without a word (kill -9, a lost machine)
+        INTERRUPTED = "interrupted", _("interrupted")
+        FINISHED = "finished", _("finished")
+        ABANDONED = "abandoned", _("abandoned")  # a fresh run of the same selection started instead
+
+    verb = models.CharField(_("command"), max_length=20)
+    scope = models.JSONField(
+        _("selection"), default=dict, help_text=_("The command's arguments, without personal data.")
+    )
+    scope_key = models.CharField(_("selection key"), max_length=64, db_index=True)
+    operator = models.CharField(_("operator"), max_length=150)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.RUNNING)
+    horizon = models.DateTimeField(
+        _("rows created up to"), null=True, blank=True,
+        help_text=_("The run only touches rows created before it first started (empty: no bound)."),
+    )  # fmt: skip
+    last_created_at = models.DateTimeField(_("last row created at"), null=True, blank=True)
+    last_id = models.UUIDField(_("last row"), null=True, blank=True)
+    done = models.PositiveIntegerField(_("rows done"), default=0)
+    changed = models.PositiveIntegerField(_("rows changed"), default=0)
+    total = models.PositiveIntegerField(_("rows selected"), default=0)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("operator command run")
+        verbose_name_plural = _("operator command runs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.state} {self.done}/{self.total}"
