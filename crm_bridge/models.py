@@ -309,6 +309,9 @@ class PrivacyAuditLog(models.Model):
     via = models.CharField(_("via"), max_length=20)  # "admin" | "command" | "task"
     matched_by = models.CharField(_("matched by"), max_length=20, blank=True)  # "phone" | "email" | "selection"
     rows = models.PositiveIntegerField(_("rows"))
+    # What an export covered (format, the changelist's filters, whether a search was applied): never a search
+    # term or any other value typed by or about a person.
+    detail = models.CharField(_("details"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     class Meta:
