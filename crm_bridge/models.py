@@ -289,6 +289,8 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
         verbose_name = _("delivery attempt")
+        # The admin dashboard's latency chart reads the last 14 days of calls (crm_bridge.admin.dashboard).
+        indexes = [models.Index(fields=["started_at"], name="crm_bridge_attempt_started")]
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.outcome}"
