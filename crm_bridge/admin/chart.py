@@ -32,7 +32,8 @@ S = Submission.Status
 #: The stacked series, bottom to top: (key, its CSS class suffix). ``other`` is :attr:`Day.other`.
 SERIES = ("delivered", "duplicate", "spam", "failed", "other")
 
-WIDTH, HEIGHT = 720, 250
+#: Both charts are this wide (viewBox units; the page scales them); the volume chart is taller.
+WIDTH, VOLUME_HEIGHT, LATENCY_HEIGHT = 720, 250, 190
 LEFT, RIGHT, TOP, BOTTOM = 52, 10, 20, 30
 
 
@@ -70,32 +71,31 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _open(chart_id: str, title: str, desc: str, css: str) -> list[str]:
+def _open(chart_id: str, title: str, desc: str, css: str, height: int) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(viewBox=f"0 0 {WIDTH} {HEIGHT}", class_=css, role="img")} '
+        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(viewBox=f"0 0 {WIDTH} {height}", class_=css, role="img")} '
         f"{_attrs(aria_labelledby=f'{chart_id}-title {chart_id}-desc', id=chart_id, focusable='false')}>",
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>',
     ]
 
 
-def _axes(days: Sequence[Day], step: int, top: int, unit: str = "") -> tuple[list[str], float, float]:
+def _axes(days: Sequence[Day], step: int, top: int, height: int) -> tuple[list[str], float, float]:
     """Gridlines with their values, the day labels; returns the parts, each day's slot width and the y scale."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
     slot = plot_w / max(1, len(days))
     scale = plot_h / top
     parts = ['<g class="crm-chart-grid">']
     for value in range(0, top + 1, step):
         y = TOP + plot_h - value * scale
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}"/>')
-        label = f"{value}{unit}"
-        parts.append(f'<text x="{LEFT - 6}" y="{_n(y + 4)}" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{_n(y + 4)}" text-anchor="end">{value}</text>')
     parts.append("</g>")
     parts.append('<g class="crm-chart-days">')
     for i, day in enumerate(days):
         x = LEFT + slot * (i + 0.5)
         tick = f"{day.day.month}/{day.day.day}"
-        parts.append(f'<text x="{_n(x)}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{tick}</text>')
+        parts.append(f'<text x="{_n(x)}" y="{height - BOTTOM + 16}" text-anchor="middle">{tick}</text>')
     parts.append("</g>")
     return parts, slot, scale
 
@@ -115,11 +115,11 @@ def volume_svg(days: Sequence[Day], chart_id: str = "crm-chart-volume") -> SafeS
         "The table below the charts has each day's numbers."
     ) % {**_period(days), **totals}
     step, top = nice_scale(max((d.received for d in days), default=0))
-    parts = _open(chart_id, title, desc, "crm-chart crm-chart-volume")
-    axes, slot, scale = _axes(days, step, top)
+    parts = _open(chart_id, title, desc, "crm-chart crm-chart-volume", VOLUME_HEIGHT)
+    axes, slot, scale = _axes(days, step, top, VOLUME_HEIGHT)
     parts += axes
     bar_w = min(32.0, slot * 0.66)
-    base = HEIGHT - BOTTOM
+    base = VOLUME_HEIGHT - BOTTOM
     for i, day in enumerate(days):
         iso, when = day.day.isoformat(), date_format(day.day, "DATE_FORMAT")
         x = LEFT + slot * (i + 0.5) - bar_w / 2
@@ -163,10 +163,10 @@ def latency_svg(
         desc = _("No CRM calls from %(first)s to %(last)s.") % _period(days)
     peak = max((d.p95_ms or 0 for d in days), default=0)
     step, top = nice_scale(peak)
-    parts = _open(chart_id, title, desc, "crm-chart crm-chart-latency")
-    axes, slot, scale = _axes(days, step, top)
+    parts = _open(chart_id, title, desc, "crm-chart crm-chart-latency", LATENCY_HEIGHT)
+    axes, slot, scale = _axes(days, step, top, LATENCY_HEIGHT)
     parts += axes
-    base = HEIGHT - BOTTOM
+    base = LATENCY_HEIGHT - BOTTOM
     for key in ("p95", "p50"):
         runs: list[list[str]] = [[]]
         points = []
