@@ -14,6 +14,7 @@ import pytest
 from defusedxml import ElementTree as ET
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from crm_bridge.admin import chart
 from crm_bridge.admin.dashboard import DAYS, Day, dashboard_data, percentile
@@ -232,8 +233,6 @@ def test_the_svg_is_accessible(admin_client, known):
     volume = svg(body, "crm-chart-volume")
     assert volume.find(f"{SVG_NS}title").text == "Submissions per day, by where they stand now"
     first, last = (timezone.localdate() - timedelta(days=DAYS - 1)), timezone.localdate()
-    from django.utils.formats import date_format
-
     assert volume.find(f"{SVG_NS}desc").text == (
         f"From {date_format(first, 'DATE_FORMAT')} to {date_format(last, 'DATE_FORMAT')}: 12 received, "
         "6 delivered, 1 duplicate, 1 held as spam, 2 failed, 2 waiting or cancelled. "
