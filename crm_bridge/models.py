@@ -290,6 +290,8 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
         verbose_name = _("delivery attempt")
+        # The admin dashboard's latency chart reads the last 14 days of calls (crm_bridge.admin.dashboard).
+        indexes = [models.Index(fields=["started_at"], name="crm_bridge_attempt_started")]
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.outcome}"
@@ -310,6 +312,9 @@ class PrivacyAuditLog(models.Model):
     via = models.CharField(_("via"), max_length=20)  # "admin" | "command" | "task"
     matched_by = models.CharField(_("matched by"), max_length=20, blank=True)  # "phone" | "email" | "selection"
     rows = models.PositiveIntegerField(_("rows"))
+    # What an export covered (format, the changelist's filters, whether a search was applied): never a search
+    # term or any other value typed by or about a person.
+    detail = models.CharField(_("details"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     class Meta:

@@ -12,7 +12,7 @@ __all__ = ["PrivacyAuditLogAdmin"]
 
 @admin.register(PrivacyAuditLog)
 class PrivacyAuditLogAdmin(admin.ModelAdmin):
-    list_display = ("at", "action", "actor", "via", "matched_by", "rows")
+    list_display = ("at", "action", "actor", "via", "matched_by", "rows", "detail")
     list_filter = ("action", "via")
     date_hierarchy = "at"
 

@@ -6,6 +6,9 @@ field is read-only, and an object's page is a view page. State changes go throug
 (as list actions, or the buttons on a submission's page), which make the same conditional updates the workers
 do, so staff can never race a worker into sending a row twice.
 
+The changelist's "Export CSV" / "Export XLSX" buttons download the rows its filters and search show
+(:mod:`.export`, docs/export.md; view permission, audited).
+
 Data-subject requests (docs/privacy.md): search by phone or e-mail, then "Export selected as JSON" or "Erase
 selected" (a confirmation page says plainly that the CRM's copy must be deleted in the CRM). Both are audited
 (:class:`~crm_bridge.models.PrivacyAuditLog`) without the personal data.
@@ -38,6 +41,7 @@ from .. import delivery
 from ..models import DeliveryAttempt, PrivacyAuditLog, Submission
 from ..privacy import requests as privacy_requests
 from .common import CountingEnqueue, badge, enqueue_on_commit, folded_json, pretty_json
+from .export import export_view as export_changelist
 
 __all__ = ["DeliveryAttemptInline", "SubmissionAdmin", "search_q"]
 
@@ -416,13 +420,22 @@ class SubmissionAdmin(admin.ModelAdmin):
         action(request, Submission.objects.filter(pk=sub.pk))
         return HttpResponseRedirect(reverse("admin:crm_bridge_submission_change", args=[sub.pk]))
 
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        """The changelist as filtered and searched now, as CSV or XLSX (:mod:`.export`; view permission)."""
+        return export_changelist(self, request, fmt)
+
     def get_urls(self) -> list:
         own = [
+            path(
+                "export/<str:fmt>/",
+                self.admin_site.admin_view(self.export_view),
+                name="crm_bridge_submission_export",
+            ),
             path(
                 "<path:object_id>/do/<str:button>/",
                 self.admin_site.admin_view(self.button_view),
                 name="crm_bridge_submission_button",
-            )
+            ),
         ]
         return own + super().get_urls()
 

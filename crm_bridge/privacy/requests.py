@@ -75,10 +75,18 @@ def erase(rows: Iterable[Submission]) -> int:
     return redact(ids, now=timezone.now())
 
 
-def audit(action: str, *, actor: str, via: str, matched_by: str, rows: int) -> PrivacyAuditLog:
-    """Record a privacy action (no personal data) and log it."""
-    entry = PrivacyAuditLog.objects.create(action=action, actor=actor, via=via, matched_by=matched_by, rows=rows)
-    logger.info("privacy %s by %s via %s (matched by %s): %d submission(s)", action, actor, via, matched_by, rows)
+def audit(action: str, *, actor: str, via: str, matched_by: str, rows: int, detail: str = "") -> PrivacyAuditLog:
+    """Record a privacy action (no personal data) and log it. ``detail`` says what an export covered (its
+    format and filters, see :func:`crm_bridge.admin.export.describe_filters`): the caller keeps personal data
+    out of it."""
+    detail = detail[: PrivacyAuditLog._meta.get_field("detail").max_length]
+    entry = PrivacyAuditLog.objects.create(
+        action=action, actor=actor, via=via, matched_by=matched_by, rows=rows, detail=detail
+    )
+    logger.info(
+        "privacy %s by %s via %s (matched by %s): %d submission(s)%s",
+        action, actor, via, matched_by, rows, f" [{detail}]" if detail else "",
+    )  # fmt: skip
     return entry
 
 

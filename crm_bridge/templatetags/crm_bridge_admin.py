@@ -12,7 +12,9 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
+from ..admin import chart
 from ..admin.common import badge
 from ..admin.dashboard import dashboard_data
 
@@ -35,6 +37,7 @@ def crm_bridge_dashboard(context: template.Context) -> dict[str, Any]:
         return f"{base}?{urlencode(query)}" if query else base
 
     board = dashboard_data()
+    labels = chart.series_labels()
     since = board.since.isoformat()
     changelist = "crm_bridge_submission_changelist"
     return {
@@ -56,6 +59,17 @@ def crm_bridge_dashboard(context: template.Context) -> dict[str, Any]:
         ),
         "hits_url": url("crm_bridge_hitcounter_changelist"),
         "console_url": url("crm_bridge_console") if user.has_perm("crm_bridge.change_site") else "",
+        # The 14-day charts (SVG built and escaped in crm_bridge.admin.chart) and the labels of their table.
+        "volume_svg": chart.volume_svg(board.days),
+        "latency_svg": chart.latency_svg(board.days, board.p50_ms, board.p95_ms),
+        "series": labels,
+        "stacked": [(key, labels[key]) for key in chart.SERIES],
+        "table_columns": [
+            *((key, labels[key]) for key in ("received", *chart.SERIES)),
+            ("calls", _("CRM calls")),
+            ("p50", _("p50 (ms)")),
+            ("p95", _("p95 (ms)")),
+        ],
     }
 
 
