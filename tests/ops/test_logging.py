@@ -125,6 +125,7 @@ def test_a_lead_through_intake_and_delivery_logs_ids_and_nothing_personal(live_s
     lead = {
         "key": site.public_key, "name": "王小明", "tel": "138 0013 8000", "company": "示例公司",
         "email": "wang@example.com", "message": "想了解价格", "page_url": ORIGIN + "/products/9",
+        **testing.consent(site),
     }  # fmt: skip
     response = APIClient().generic(
         "POST", "/crm/widget/v1/leads", json.dumps(lead), content_type="application/json",
