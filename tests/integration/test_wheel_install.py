@@ -4,8 +4,10 @@ sandbox CRM.
 
 * The sdist round trip: ``python -m build`` builds the sdist, then the wheel from the unpacked sdist; that wheel
   must equal, file for file, one built straight from the tree (so the sdist holds everything the wheel needs).
-* The fresh venv (``python -m venv``, its own pip, no system site-packages) gets the wheel and its dependencies
-  offline, from a wheelhouse of the exact versions in the suite's venv (``pip install --no-index --find-links``).
+* The fresh venv (``python -m venv --without-pip``, no system site-packages) gets the wheel and its dependencies
+  offline, from a wheelhouse of the exact versions in the suite's venv (``pip install --no-index --find-links``),
+  installed by the suite's pip into it (``pip --python``): ensurepip would add 10-20 s on a busy machine and
+  prove nothing about our package.
   The wheelhouse is a cache (``~/.cache/crm_bridge-tests/``, or ``$CRM_BRIDGE_TEST_WHEELHOUSE``): when it lacks a
   version (first run, a dependency changed), the suite's pip fills it from the index as this machine's pip is
   configured, and the install runs offline again. Why not ``--system-site-packages``: the suite's venv has
@@ -17,7 +19,8 @@ sandbox CRM.
   configuration), and every process of the site checks at start that it runs the fresh venv and the installed
   crm_bridge (tests/integration/readme_site.py).
 
-With a warm wheelhouse the module takes about 40 s on a quiet machine: it stays in the default run (``slow``).
+With a warm wheelhouse the module takes about 35 s on a quiet machine, 60 s on a loaded one: it stays in the
+default run (``slow``).
 """
 
 from __future__ import annotations
@@ -147,32 +150,37 @@ def isolated_env(venv: Path) -> dict[str, str]:
     return env
 
 
+def pip_into(python: Path) -> list[str]:
+    """The suite's pip, working on the environment of ``python`` (pip's ``--python``, pip >= 22.3)."""
+    return [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+
+
 @dataclass(frozen=True)
 class Venv:
     path: Path
     env: dict[str, str]
     site_packages: Path
-    installed_from: str  # "wheelhouse" or "index, then wheelhouse"
 
 
 @pytest.fixture(scope="module")
 def venv(dists, tmp_path_factory) -> Venv:
-    """A fresh venv with ``pip install "dist/crm_bridge-0.1.0-py3-none-any.whl[redis]"`` (README step 1) done."""
+    """A fresh venv with ``pip install "dist/crm_bridge-0.1.0-py3-none-any.whl[redis]"`` (README step 1) done.
+    Bounded: each pip run has a timeout (the index fallback the longest), the module a pytest timeout."""
     root = tmp_path_factory.mktemp("venv")
     assert not root.resolve().is_relative_to(REPO)
     path = root / "venv"
     env = isolated_env(path)
-    run([sys.executable, "-m", "venv", str(path)], root, env, timeout=180)
+    run([sys.executable, "-m", "venv", "--without-pip", str(path)], root, env, timeout=180)
     python = path / "bin" / "python"
     constraints = root / "constraints.txt"
     constraints.write_text(suite_versions())
+    # --no-compile: the site's processes compile what they import, a fraction of the 40-odd packages.
     offline = [
-        str(python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--no-index",
+        *pip_into(python), "install", "--no-input", "--no-compile", "--no-index",
         "--find-links", str(wheelhouse()), "-c", str(constraints), f"{dists.wheel}[redis]",
     ]  # fmt: skip
     with locked(wheelhouse()):
         first = subprocess.run(offline, cwd=root, env=env, capture_output=True, text=True, timeout=300)  # noqa: S603
-        installed_from = "wheelhouse"
         if first.returncode != 0:
             # Cold or stale: the suite's pip fetches the missing versions through this machine's configured index.
             fill = [
@@ -183,9 +191,8 @@ def venv(dists, tmp_path_factory) -> Venv:
             for ours in wheelhouse().glob("crm_bridge-*"):  # `pip download` copies the wheel itself: never cache it
                 ours.unlink()
             run(offline, root, env, timeout=300)
-            installed_from = "index, then wheelhouse"
     purelib = run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, env)
-    return Venv(path, env, Path(purelib.stdout.strip()), installed_from)
+    return Venv(path, env, Path(purelib.stdout.strip()))
 
 
 PROBE = """
@@ -210,7 +217,7 @@ def test_the_wheel_installs_into_a_fresh_venv(venv, dists, tmp_path):
     for entry in seen["path"]:
         where = (tmp_path / entry).resolve()  # "" is the probe's working directory
         assert not where.is_relative_to(REPO) and not where.is_relative_to(Path(sys.prefix).resolve()), entry
-    check = run([str(python), "-m", "pip", "check", "--disable-pip-version-check"], tmp_path, venv.env)
+    check = run([*pip_into(python), "check"], tmp_path, venv.env)
     assert check.stdout.strip() == "No broken requirements found."
     for script in ("django-admin", "celery"):
         assert (venv.path / "bin" / script).exists(), script
