@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from .readme_site import REPO, ReadmeSite, Toolchain, deliver_a_lead, run
-from .test_wheel import _NOT_SOURCE
+from .test_wheel import _NOT_SOURCE, source_files  # one definition of "the source", shared with the wheel check
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.timeout(600)]
 
@@ -92,8 +92,7 @@ def test_the_sdist_holds_the_app_and_its_metadata_only(dists):
         "LICENSE", "MANIFEST.in", "PKG-INFO", "README.md", "crm_bridge", "crm_bridge.egg-info", "pyproject.toml",
         "setup.cfg",
     }  # fmt: skip
-    tracked = run(["git", "ls-files", "crm_bridge"], REPO, None).stdout.split()
-    assert {f for f in inside if f.startswith("crm_bridge/")} == set(tracked)
+    assert {f for f in inside if f.startswith("crm_bridge/")} == source_files("crm_bridge")  # what the wheel needs
 
 
 # --- the fresh venv ---
