@@ -230,6 +230,15 @@ class Run:
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
             DEBUG="0",
+            # A deployment's settings (config/settings.py with DEBUG off), made to run on plain HTTP on loopback:
+            # its key, its host, no HTTPS redirect or HSTS, and no sandbox mounted in the site itself.
+            SECRET_KEY="bench-" + "k" * 50,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="0",
+            SECURE_HSTS_SECONDS="0",
+            SESSION_COOKIE_SECURE="0",
+            CSRF_COOKIE_SECURE="0",
+            CRM_SANDBOX_ENABLED="0",
             CRM_BRIDGE_VAR_DIR=str(self.var),
             CRM_BRIDGE_BASE_URL=self.sandbox_url,
             CRM_BRIDGE_TOKEN=SANDBOX_TOKEN,
@@ -255,6 +264,8 @@ class Run:
             DJANGO_SETTINGS_MODULE="config.settings",
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
+            DEBUG="1",  # the sandbox is a development tool: config/settings.py installs it only with DEBUG on
+            CRM_SANDBOX_ENABLED="1",
             CRM_BRIDGE_VAR_DIR=str(self.tmp / "sandbox"),
             CRM_BRIDGE_LOG_LEVEL="WARNING",
         )
