@@ -293,7 +293,7 @@ class DeliveryAttempt(models.Model):
         verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"{self.endpoint} {self.outcome}"
+        return f"{self.endpoint} {self.get_outcome_display()}"
 
 
 class PrivacyAuditLog(models.Model):
@@ -437,7 +437,7 @@ class Circuit(models.Model):
         verbose_name_plural = _("CRM circuits")
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.state}"
+        return f"{self.name}: {self.get_state_display()}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

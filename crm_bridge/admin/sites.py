@@ -47,6 +47,10 @@ def embed_snippet(request: HttpRequest, site: Site) -> str:
     return f"<script {' '.join(attrs)} async></script>"
 
 
+#: The features' short names for the list column (the form's choices are sentences), in the staff's language.
+FEATURE_NAMES = {"messages": _("messages"), "leads": _("leads"), "hits": _("hits")}
+
+
 class PausedFilter(admin.SimpleListFilter):
     title = _("deliveries")
     parameter_name = "paused"
@@ -117,7 +121,7 @@ class SiteAdmin(admin.ModelAdmin):
     @admin.display(description=_("enabled features"))
     def enabled_features(self, site: Site) -> str:
         enabled = {**default_features(), **(site.features or {})}
-        return ", ".join(name for name, _label in FEATURE_CHOICES if enabled.get(name)) or "—"
+        return ", ".join(str(FEATURE_NAMES[name]) for name, _label in FEATURE_CHOICES if enabled.get(name)) or "—"
 
     @admin.display(description=_("deliveries"), ordering="paused_at")
     def deliveries(self, site: Site) -> str:

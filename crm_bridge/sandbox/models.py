@@ -557,7 +557,11 @@ class Fault(models.Model):
         ordering = ("id",)
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.phase} on {self.endpoint}"
+        return gettext("%(kind)s, %(phase)s: %(endpoint)s") % {
+            "kind": self.get_kind_display(),
+            "phase": self.get_phase_display(),
+            "endpoint": self.endpoint,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able description (the HTTP control API's representation)."""
@@ -643,7 +647,7 @@ class RobotMessage(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class RobotOutage(models.Model):
