@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .origins import normalise_origin, origin_key
@@ -290,11 +291,12 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["started_at", "id"]
         verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         # The admin dashboard's latency chart reads the last 14 days of calls (crm_bridge.admin.dashboard).
         indexes = [models.Index(fields=["started_at"], name="crm_bridge_attempt_started")]
 
     def __str__(self) -> str:
-        return f"{self.endpoint} {self.outcome}"
+        return f"{self.endpoint} {self.get_outcome_display()}"
 
 
 class PrivacyAuditLog(models.Model):
@@ -307,10 +309,14 @@ class PrivacyAuditLog(models.Model):
         EXPORT = "export", _("export")
         ERASE = "erase", _("erase")
 
+    # Choices give staff a label in their language; the stored codes stay what the callers write.
+    VIA = [("admin", _("admin")), ("command", _("management command")), ("task", _("periodic task"))]
+    MATCHED_BY = [("phone", _("phone number")), ("email", _("e-mail address")), ("selection", _("selection in admin"))]
+
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
     actor = models.CharField(_("by"), max_length=150, help_text=_("A staff user, a command, or the periodic task."))
-    via = models.CharField(_("via"), max_length=20)  # "admin" | "command" | "task"
-    matched_by = models.CharField(_("matched by"), max_length=20, blank=True)  # "phone" | "email" | "selection"
+    via = models.CharField(_("via"), max_length=20, choices=VIA)
+    matched_by = models.CharField(_("matched by"), max_length=20, blank=True, choices=MATCHED_BY)
     rows = models.PositiveIntegerField(_("rows"))
     # What an export covered (format, the changelist's filters, whether a search was applied): never a search
     # term or any other value typed by or about a person.
@@ -323,7 +329,12 @@ class PrivacyAuditLog(models.Model):
         ordering = ["-at"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.rows} by {self.actor}"
+        # Shown as the entry's title in admin: in the staff member's language (the actor is data, kept as is).
+        return gettext("%(action)s: %(rows)d rows, by %(actor)s") % {
+            "action": self.get_action_display(),
+            "rows": self.rows,
+            "actor": self.actor,
+        }
 
 
 class LeadIdentity(models.Model):
@@ -342,6 +353,8 @@ class LeadIdentity(models.Model):
     )
 
     class Meta:
+        verbose_name = _("lead identity")
+        verbose_name_plural = _("lead identities")
         constraints = [models.UniqueConstraint(fields=["site", "field", "value"], name="crm_bridge_lead_identity")]
 
     def __str__(self) -> str:
@@ -360,6 +373,8 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["site", "key"], name="crm_bridge_idempotency_key")]
 
     def __str__(self) -> str:
@@ -384,11 +399,13 @@ class HitCounter(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
+        verbose_name = _("hit counter")
+        verbose_name_plural = _("hit counters")
         constraints = [models.UniqueConstraint(fields=["site", "pkid"], name="crm_bridge_hit_counter")]
         indexes = [models.Index(fields=["pending"], name="crm_bridge_hit_pending", condition=Q(pending__gt=0))]
 
     def __str__(self) -> str:
-        return f"pkid {self.pkid}: {self.pending} pending"
+        return gettext("pkid %(pkid)s: %(pending)d pending") % {"pkid": self.pkid, "pending": self.pending}
 
 
 class Circuit(models.Model):
@@ -423,9 +440,10 @@ class Circuit(models.Model):
 
     class Meta:
         verbose_name = _("CRM circuit")
+        verbose_name_plural = _("CRM circuits")
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.state}"
+        return f"{self.name}: {self.get_state_display()}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 
 from .. import delivery
 from ..alerts.admin import AlertDestinationInline
+from ..delivery.pauses import describe as describe_pause
 from ..models import Site, default_features
 from .common import enqueue_on_commit
 from .forms import FEATURE_CHOICES, SiteAdminForm
@@ -46,6 +47,10 @@ def embed_snippet(request: HttpRequest, site: Site) -> str:
     return f"<script {' '.join(attrs)} async></script>"
 
 
+#: The features' short names for the list column (the form's choices are sentences), in the staff's language.
+FEATURE_NAMES = {"messages": _("messages"), "leads": _("leads"), "hits": _("hits")}
+
+
 class PausedFilter(admin.SimpleListFilter):
     title = _("deliveries")
     parameter_name = "paused"
@@ -67,7 +72,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ("name", "deliveries", "is_active", "public_key", "origins", "enabled_features")
     list_filter = ("is_active", PausedFilter)
     search_fields = ("name", "public_key")
-    readonly_fields = ("public_key", "paused_at", "paused_reason", "created_at", "updated_at", "privacy_version")
+    readonly_fields = ("public_key", "paused_at", "pause_reason", "created_at", "updated_at", "privacy_version")
     actions = ["resume_deliveries"]
     inlines = [AlertDestinationInline]  # where this site's alerts go (crm_bridge.alerts)
     fieldsets = (
@@ -75,7 +80,7 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Widget"), {"fields": ("allowed_origins", "features", "texts")}),
         (
             _("Delivery to the CRM"),
-            {"fields": ("default_cust_id", "lead_mapping", "post_duplicates_to_board", "paused_at", "paused_reason")},
+            {"fields": ("default_cust_id", "lead_mapping", "post_duplicates_to_board", "paused_at", "pause_reason")},
         ),
         (
             _("Privacy (PIPL)"),
@@ -104,6 +109,11 @@ class SiteAdmin(admin.ModelAdmin):
     def privacy_version(self, site: Site) -> str:
         return site.privacy_version if site.pk else "—"
 
+    @admin.display(description=_("why paused"))
+    def pause_reason(self, site: Site) -> str:
+        # Stored as the CRM's own error (crm_bridge.delivery.pauses); worded here in the staff member's language.
+        return describe_pause("siteKey", site.paused_reason) if site.paused_at else "—"
+
     @admin.display(description=_("allowed origins"))
     def origins(self, site: Site) -> str:
         return ", ".join(site.allowed_origins or ()) or "—"
@@ -111,14 +121,14 @@ class SiteAdmin(admin.ModelAdmin):
     @admin.display(description=_("enabled features"))
     def enabled_features(self, site: Site) -> str:
         enabled = {**default_features(), **(site.features or {})}
-        return ", ".join(name for name, _label in FEATURE_CHOICES if enabled.get(name)) or "—"
+        return ", ".join(str(FEATURE_NAMES[name]) for name, _label in FEATURE_CHOICES if enabled.get(name)) or "—"
 
     @admin.display(description=_("deliveries"), ordering="paused_at")
     def deliveries(self, site: Site) -> str:
         if site.paused_at:
             return format_html(
                 '<strong style="color:#cf222e;white-space:nowrap" title="{}">⚠ {}</strong>',
-                site.paused_reason,
+                describe_pause("siteKey", site.paused_reason),
                 _("paused"),
             )
         return format_html('<span style="color:#1a7f37">{}</span>', _("running"))

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..delivery.backoff import retry_delay
+from ..delivery.pauses import describe as describe_pause
 from ..models import Circuit, Site
 from . import senders
 from .conf import alert_setting
@@ -203,7 +204,8 @@ def detect_alarms(now: datetime | None = None) -> int:
     written = 0
     with translation.override(settings.LANGUAGE_CODE):
         for site in Site.objects.filter(paused_at__isnull=False):
-            text = _("Deliveries to the CRM are paused: %(reason)s") % {"reason": site.paused_reason[:300] or "—"}
+            reason = describe_pause("siteKey", site.paused_reason[:300])
+            text = _("Deliveries to the CRM are paused: %(reason)s") % {"reason": reason}
             link = admin_url("admin:crm_bridge_site_change", site.pk)
             if link:
                 text += f"\n{_('Details')}: {link}"

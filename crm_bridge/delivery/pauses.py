@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMError, CRMRejected, CRMUnavailable
@@ -44,6 +45,7 @@ __all__ = [
     "PROBE_NAME",
     "Credential",
     "CredentialPaused",
+    "describe",
     "pause",
     "probe_credentials",
     "refused_credential",
@@ -76,8 +78,21 @@ def refused_credential(err: CRMAuthError) -> Credential:
         return "token"
 
 
-def _reason(err: CRMError, credential: Credential) -> str:
-    return storable.text(f"The CRM refused our {credential}: {err}")
+def _reason(err: CRMError) -> str:
+    """What a pause stores as its reason: the CRM's own error (its message, endpoint, codes) as the CRM said it,
+    in no language of ours. Which credential was refused is not stored as words: it is the field the reason is in
+    (``Site.paused_reason``: the siteKey; ``Circuit.token_paused_reason``: the token). :func:`describe` words
+    the two for staff, in their language, when a page or an alert shows them."""
+    return storable.text(err)
+
+
+def describe(credential: Credential, reason: str) -> str:
+    """A stored pause ``reason`` (see :func:`_reason`) as a sentence for staff in the active language; the CRM's
+    error text inside it is kept verbatim (it is the CRM's, Chinese or English)."""
+    error = reason or "—"
+    if credential == "siteKey":
+        return gettext("The CRM refused our siteKey: %(error)s") % {"error": error}
+    return gettext("The CRM refused our token: %(error)s") % {"error": error}
 
 
 def pause(site: Site, err: CRMAuthError, now: datetime | None = None) -> Credential:
@@ -89,12 +104,12 @@ def pause(site: Site, err: CRMAuthError, now: datetime | None = None) -> Credent
     if credential == "token":
         circuit.get_circuit()
         paused = Circuit.objects.filter(name=circuit.circuit_name(), token_paused_at__isnull=True).update(
-            token_paused_at=now, token_paused_reason=_reason(err, credential), token_probe_at=next_probe
+            token_paused_at=now, token_paused_reason=_reason(err), token_probe_at=next_probe
         )
         what = "the CRM token (the leads of every site wait)"
     else:
         paused = Site.objects.filter(pk=site.pk, paused_at__isnull=True).update(
-            paused_at=now, paused_reason=_reason(err, credential), site_key_probe_at=next_probe
+            paused_at=now, paused_reason=_reason(err), site_key_probe_at=next_probe
         )
         what = f"the siteKey of site {site.name!r} (its messages and hits wait)"
     if paused:
@@ -191,7 +206,7 @@ def _probe(site: Site | None, path: str, params: dict[str, Any], now: datetime) 
     try:
         call(path, params)
     except CRMAuthError as err:
-        reason = _reason(err, "siteKey" if site else "token")
+        reason = _reason(err)
         if site is None:
             Circuit.objects.filter(name=circuit.circuit_name()).update(token_paused_reason=reason)
         else:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .credentials import fingerprint
 from .models import (
@@ -68,7 +69,7 @@ class RecordAdmin(ReadOnlyAdmin):
 class SiteScopedAdmin(ReadOnlyAdmin):
     exclude = ("site",)
 
-    @admin.display(description="site")
+    @admin.display(description=_("site"))
     def site_fingerprint(self, obj: Message | Hit) -> str:
         return fingerprint(obj.site)
 

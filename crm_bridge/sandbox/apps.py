@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _seed_after_migrate(sender: AppConfig, using: str, **kwargs: Any) -> None:
@@ -19,7 +20,7 @@ def _seed_after_migrate(sender: AppConfig, using: str, **kwargs: Any) -> None:
 class SandboxConfig(AppConfig):
     name = "crm_bridge.sandbox"
     label = "crm_sandbox"
-    verbose_name = "CRM sandbox"
+    verbose_name = _("CRM sandbox")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .phones import phone_key
 
@@ -56,23 +58,27 @@ class WireModel(models.Model):
 class Customer(WireModel):
     """客户 (``WebApi.Entity.CRM.Customer``)."""
 
-    s_name = models.CharField(max_length=200)
-    tel = models.CharField(max_length=50, blank=True, default="")
-    mobile = models.CharField(max_length=50, blank=True, default="")
-    email = models.CharField(max_length=200, blank=True, default="")
-    address = models.CharField(max_length=300, blank=True, default="")
-    remark = models.TextField(blank=True, default="")
-    type_id = models.IntegerField(default=0, help_text="CustomerType id (0: none)")
-    client_sign = models.IntegerField(default=1, help_text="客户标识 1:企业 2:个人 (CustKind id)")
-    is_public = models.BooleanField(default=False, help_text="公共客户 (Sale/SetPublicCust)")
-    identity_id = models.IntegerField(default=0, help_text="收藏标识 (Identity id, 0: none)")
-    create_time = models.DateTimeField()
-    update_time = models.DateTimeField()
-    extra = models.JSONField(default=dict, blank=True, help_text="Keys the caller sent that we do not model")
+    s_name = models.CharField(_("name"), max_length=200)
+    tel = models.CharField(_("telephone"), max_length=50, blank=True, default="")
+    mobile = models.CharField(_("mobile"), max_length=50, blank=True, default="")
+    email = models.CharField(_("e-mail"), max_length=200, blank=True, default="")
+    address = models.CharField(_("address"), max_length=300, blank=True, default="")
+    remark = models.TextField(_("remark"), blank=True, default="")
+    type_id = models.IntegerField(_("customer type"), default=0, help_text=_("CustomerType id (0: none)"))
+    client_sign = models.IntegerField(
+        _("customer kind"), default=1, help_text=_("客户标识 1:企业 2:个人 (CustKind id)")
+    )
+    is_public = models.BooleanField(_("public customer"), default=False, help_text=_("公共客户 (Sale/SetPublicCust)"))
+    identity_id = models.IntegerField(_("identity label"), default=0, help_text=_("收藏标识 (Identity id, 0: none)"))
+    create_time = models.DateTimeField(_("created"))
+    update_time = models.DateTimeField(_("updated"))
+    extra = models.JSONField(
+        _("extra keys"), default=dict, blank=True, help_text=_("Keys the caller sent that we do not model")
+    )
     # Lookup keys for NameIsRepeat / TelIsRepeat, kept in step with the fields by save().
-    name_key = models.CharField(max_length=200, db_index=True, editable=False)
-    tel_key = models.CharField(max_length=50, db_index=True, editable=False, blank=True)
-    mobile_key = models.CharField(max_length=50, db_index=True, editable=False, blank=True)
+    name_key = models.CharField(_("name lookup key"), max_length=200, db_index=True, editable=False)
+    tel_key = models.CharField(_("telephone lookup key"), max_length=50, db_index=True, editable=False, blank=True)
+    mobile_key = models.CharField(_("mobile lookup key"), max_length=50, db_index=True, editable=False, blank=True)
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -92,6 +98,8 @@ class Customer(WireModel):
     KEEPS_EXTRAS = True
 
     class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -111,13 +119,15 @@ class Customer(WireModel):
 class LinkMan(WireModel):
     """客户联系人 (``WebApi.Entity.CRM.CustomerLinkMan``)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="link_men")
-    s_name = models.CharField(max_length=100)
-    tel = models.CharField(max_length=50, blank=True, default="")
-    mobile = models.CharField(max_length=50, blank=True, default="")
-    email = models.CharField(max_length=200, blank=True, default="")
-    is_main = models.BooleanField(default=False, help_text="主要联系人; at most one per customer")
-    extra = models.JSONField(default=dict, blank=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="link_men"
+    )
+    s_name = models.CharField(_("name"), max_length=100)
+    tel = models.CharField(_("telephone"), max_length=50, blank=True, default="")
+    mobile = models.CharField(_("mobile"), max_length=50, blank=True, default="")
+    email = models.CharField(_("e-mail"), max_length=200, blank=True, default="")
+    is_main = models.BooleanField(_("main contact"), default=False, help_text=_("主要联系人; at most one per customer"))
+    extra = models.JSONField(_("extra keys"), default=dict, blank=True)
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -131,6 +141,8 @@ class LinkMan(WireModel):
     KEEPS_EXTRAS = True
 
     class Meta:
+        verbose_name = _("customer contact")
+        verbose_name_plural = _("customer contacts")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -143,14 +155,18 @@ class LinkMan(WireModel):
 class ContactHistory(WireModel):
     """联系历史记录 (``ContactHistory``)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contact_history")
-    type_id = models.IntegerField(help_text="联系类别 1:销售联系 … 7:实施培训")
-    route_id = models.IntegerField(help_text="联系方式 1:电话 2:信函 3:邮件 4:上门")
-    link_man_id = models.IntegerField(default=0, help_text="LinkMan id (not checked; 0: none)")
-    title = models.CharField(max_length=200)
-    content = models.TextField(blank=True, default="")
-    plan_id = models.IntegerField(null=True, blank=True, help_text="The plan executed, if any")
-    create_time = models.DateTimeField()
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contact_history"
+    )
+    type_id = models.IntegerField(_("contact category"), help_text=_("联系类别 1:销售联系 … 7:实施培训"))
+    route_id = models.IntegerField(_("contact method"), help_text=_("联系方式 1:电话 2:信函 3:邮件 4:上门"))
+    link_man_id = models.IntegerField(
+        _("contact person ID"), default=0, help_text=_("LinkMan id (not checked; 0: none)")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    content = models.TextField(_("content"), blank=True, default="")
+    plan_id = models.IntegerField(_("plan ID"), null=True, blank=True, help_text=_("The plan executed, if any"))
+    create_time = models.DateTimeField(_("created"))
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -165,8 +181,9 @@ class ContactHistory(WireModel):
     )
 
     class Meta:
+        verbose_name = _("contact history entry")
+        verbose_name_plural = _("contact history")
         ordering = ("id",)
-        verbose_name_plural = "contact history"
 
     def __str__(self) -> str:
         return f"{self.id} {self.title}"
@@ -175,17 +192,21 @@ class ContactHistory(WireModel):
 class ContactPlan(WireModel):
     """客户联系计划 (``CustomerContactPlan``). The id is the caller's ``plan_id``, not generated."""
 
-    id = models.IntegerField(primary_key=True)
-    title = models.CharField(max_length=200)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contact_plans")
-    type_id = models.IntegerField()
-    route_id = models.IntegerField()
-    link_man_id = models.IntegerField(default=0)
-    history_id = models.IntegerField(default=0, help_text="The contact history it follows up (as sent)")
-    next_time = models.DateTimeField()
-    is_executed = models.BooleanField(default=False)
-    executed_time = models.DateTimeField(null=True, blank=True)
-    create_time = models.DateTimeField()
+    id = models.IntegerField(_("plan ID"), primary_key=True)
+    title = models.CharField(_("title"), max_length=200)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contact_plans"
+    )
+    type_id = models.IntegerField(_("contact category"))
+    route_id = models.IntegerField(_("contact method"))
+    link_man_id = models.IntegerField(_("contact person ID"), default=0)
+    history_id = models.IntegerField(
+        _("contact history ID"), default=0, help_text=_("The contact history it follows up (as sent)")
+    )
+    next_time = models.DateTimeField(_("next contact"))
+    is_executed = models.BooleanField(_("executed"), default=False)
+    executed_time = models.DateTimeField(_("executed at"), null=True, blank=True)
+    create_time = models.DateTimeField(_("created"))
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -202,6 +223,8 @@ class ContactPlan(WireModel):
     )
 
     class Meta:
+        verbose_name = _("contact plan")
+        verbose_name_plural = _("contact plans")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -219,33 +242,43 @@ class Contract(models.Model):
         AUDITED = "audited", "已审核"
         STOPPED = "stopped", "已终止"
 
-    id = models.IntegerField(primary_key=True)
-    code = models.CharField(max_length=40, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contracts")
-    title = models.CharField(max_length=200)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    id = models.IntegerField(_("ID"), primary_key=True)
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contracts"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
 
     class Meta:
+        verbose_name = _("contract")
+        verbose_name_plural = _("contracts")
         ordering = ("id",)
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.state})"
+        return f"{self.code} ({self.get_state_display()})"
 
 
 class SampleGiftOrder(models.Model):
     """样品赠品订单, addressed by its order number (``orderID``, e.g. ``SG-0001``)."""
 
-    order_id = models.CharField(max_length=40, primary_key=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sample_gift_orders")
-    title = models.CharField(max_length=200)
-    audited = models.BooleanField(default=False)
+    order_id = models.CharField(_("order number"), max_length=40, primary_key=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="sample_gift_orders"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    audited = models.BooleanField(_("audited"), default=False)
 
     class Meta:
+        verbose_name = _("sample/gift order")
+        verbose_name_plural = _("sample/gift orders")
         ordering = ("order_id",)
 
     def __str__(self) -> str:
-        return f"{self.order_id} ({'audited' if self.audited else 'unaudited'})"
+        # Not inside the f-string: xgettext does not look into f-strings, so makemessages would miss them.
+        state = gettext("audited") if self.audited else gettext("not audited")
+        return f"{self.order_id} ({state})"
 
 
 # --- Sharing, collections, identities ----------------------------------------------------------------------
@@ -254,10 +287,12 @@ class SampleGiftOrder(models.Model):
 class Share(models.Model):
     """A customer shared with a user (共享). Customer/CancelShare removes all shares of given customers."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="shares")
-    user_id = models.IntegerField()
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="shares")
+    user_id = models.IntegerField(_("user ID"))
 
     class Meta:
+        verbose_name = _("share")
+        verbose_name_plural = _("shares")
         ordering = ("id",)
         constraints = (models.UniqueConstraint(fields=("customer", "user_id"), name="crm_sandbox_share_uniq"),)
 
@@ -268,10 +303,14 @@ class Share(models.Model):
 class Collection(models.Model):
     """A customer in a user's favourites (收藏)."""
 
-    user_id = models.IntegerField()
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="collections")
+    user_id = models.IntegerField(_("user ID"))
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="collections"
+    )
 
     class Meta:
+        verbose_name = _("favourite")
+        verbose_name_plural = _("favourites")
         ordering = ("id",)
         constraints = (models.UniqueConstraint(fields=("user_id", "customer"), name="crm_sandbox_collection_uniq"),)
 
@@ -282,12 +321,13 @@ class Collection(models.Model):
 class Identity(models.Model):
     """收藏标识: a label Customer/SetCustIdentity puts on a customer."""
 
-    id = models.IntegerField(primary_key=True)
-    s_name = models.CharField(max_length=50)
+    id = models.IntegerField(_("ID"), primary_key=True)
+    s_name = models.CharField(_("name"), max_length=50)
 
     class Meta:
+        verbose_name = _("identity label")
+        verbose_name_plural = _("identity labels")
         ordering = ("id",)
-        verbose_name_plural = "identities"
 
     def __str__(self) -> str:
         return self.s_name
@@ -299,10 +339,10 @@ class Identity(models.Model):
 class BaseType(WireModel):
     """字典表 row; BaseType/GetBaseType lists the rows of one ``par_id`` (a string in the doc)."""
 
-    id = models.IntegerField(primary_key=True)
-    par_id = models.CharField(max_length=20, db_index=True)
-    s_name = models.CharField(max_length=50)
-    sort = models.IntegerField(default=0)
+    id = models.IntegerField(_("ID"), primary_key=True)
+    par_id = models.CharField(_("dictionary"), max_length=20, db_index=True)
+    s_name = models.CharField(_("name"), max_length=50)
+    sort = models.IntegerField(_("sort order"), default=0)
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -312,6 +352,8 @@ class BaseType(WireModel):
     )
 
     class Meta:
+        verbose_name = _("dictionary entry")
+        verbose_name_plural = _("dictionary entries")
         ordering = ("par_id", "sort", "id")
 
     def __str__(self) -> str:
@@ -321,10 +363,10 @@ class BaseType(WireModel):
 class CustomerType(WireModel):
     """客户类型, a tree: ``parent_id`` 0 is the top level."""
 
-    id = models.IntegerField(primary_key=True)
-    parent_id = models.IntegerField(default=0, db_index=True)
-    s_name = models.CharField(max_length=50)
-    sort = models.IntegerField(default=0)
+    id = models.IntegerField(_("ID"), primary_key=True)
+    parent_id = models.IntegerField(_("parent type"), default=0, db_index=True)
+    s_name = models.CharField(_("name"), max_length=50)
+    sort = models.IntegerField(_("sort order"), default=0)
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -334,6 +376,8 @@ class CustomerType(WireModel):
     )
 
     class Meta:
+        verbose_name = _("customer type")
+        verbose_name_plural = _("customer types")
         ordering = ("sort", "id")
 
     def __str__(self) -> str:
@@ -343,9 +387,9 @@ class CustomerType(WireModel):
 class CustKind(WireModel):
     """客户标识 (``CRM_Cust_T_CustKind``): 1 企业, 2 个人; one row is the default."""
 
-    id = models.IntegerField(primary_key=True)
-    s_name = models.CharField(max_length=50)
-    is_default = models.BooleanField(default=False)
+    id = models.IntegerField(_("ID"), primary_key=True)
+    s_name = models.CharField(_("name"), max_length=50)
+    is_default = models.BooleanField(_("default"), default=False)
 
     WIRE = (
         W("id", "id", "int", writable=False),
@@ -354,6 +398,8 @@ class CustKind(WireModel):
     )
 
     class Meta:
+        verbose_name = _("customer kind")
+        verbose_name_plural = _("customer kinds")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -366,25 +412,26 @@ class CustKind(WireModel):
 class CallHistory(models.Model):
     """通话历史 (Customer/AddCallHistory); UpdateCallHistory finds a row by (tel, start_time)."""
 
-    call_state = models.IntegerField(help_text="1 已接, 0 未接")
-    tel = models.CharField(max_length=50, db_index=True)
-    user_id = models.IntegerField()
-    user_name = models.CharField(max_length=50)
-    remark = models.TextField(blank=True, default="")
-    call_type = models.IntegerField(help_text="1 来电, 2 去电")
-    start_time = models.DateTimeField()
-    end_time = models.DateTimeField()
-    record = models.IntegerField(help_text="1 录音, 0 未录音")
-    duration = models.IntegerField(help_text="seconds")
-    ims = models.CharField(max_length=50)
+    call_state = models.IntegerField(_("answered"), help_text=_("1 已接, 0 未接"))
+    tel = models.CharField(_("telephone"), max_length=50, db_index=True)
+    user_id = models.IntegerField(_("user ID"))
+    user_name = models.CharField(_("user name"), max_length=50)
+    remark = models.TextField(_("remark"), blank=True, default="")
+    call_type = models.IntegerField(_("direction"), help_text=_("1 来电, 2 去电"))
+    start_time = models.DateTimeField(_("start"))
+    end_time = models.DateTimeField(_("end"))
+    record = models.IntegerField(_("recorded"), help_text=_("1 录音, 0 未录音"))
+    duration = models.IntegerField(_("duration (s)"), help_text=_("seconds"))
+    ims = models.CharField(_("IMS number"), max_length=50)
     # Set by UpdateCallHistory.
-    tele_ims = models.CharField(max_length=50, blank=True, default="")
-    display_tel = models.CharField(max_length=50, blank=True, default="")
-    add_user_name = models.CharField(max_length=50, blank=True, default="")
+    tele_ims = models.CharField(_("telephone IMS number"), max_length=50, blank=True, default="")
+    display_tel = models.CharField(_("displayed number"), max_length=50, blank=True, default="")
+    add_user_name = models.CharField(_("added by"), max_length=50, blank=True, default="")
 
     class Meta:
+        verbose_name = _("call history entry")
+        verbose_name_plural = _("call history")
         ordering = ("id",)
-        verbose_name_plural = "call history"
 
     def __str__(self) -> str:
         return f"{self.tel} @ {self.start_time}"
@@ -393,11 +440,13 @@ class CallHistory(models.Model):
 class ImsLock(models.Model):
     """An IMS (billing) number locked by a user (Customer/IMSLock, UnIMSLock)."""
 
-    ims = models.CharField(max_length=50, unique=True)
-    user_id = models.IntegerField()
-    locked_at = models.DateTimeField()
+    ims = models.CharField(_("IMS number"), max_length=50, unique=True)
+    user_id = models.IntegerField(_("user ID"))
+    locked_at = models.DateTimeField(_("locked at"))
 
     class Meta:
+        verbose_name = _("IMS lock")
+        verbose_name_plural = _("IMS locks")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -407,24 +456,24 @@ class ImsLock(models.Model):
 class Sms(models.Model):
     """A template SMS queued by Customer/InsertSms (nothing is sent)."""
 
-    sender_id = models.IntegerField()
-    mobile_phone = models.CharField(max_length=50)
-    receive_name = models.CharField(max_length=50, blank=True, default="")
-    send_date = models.DateTimeField()
-    content = models.TextField()
-    send_type = models.IntegerField(help_text="0 立即 1 一次 2 每天 3 每周 4 每月 5 每年")
-    message_template_id = models.CharField(max_length=50)
-    values = models.JSONField(default=list, help_text="value1 … value6 as sent")
-    remark = models.TextField(blank=True, default="")
-    create_time = models.DateTimeField()
+    sender_id = models.IntegerField(_("sender ID"))
+    mobile_phone = models.CharField(_("mobile"), max_length=50)
+    receive_name = models.CharField(_("recipient"), max_length=50, blank=True, default="")
+    send_date = models.DateTimeField(_("send date"))
+    content = models.TextField(_("content"))
+    send_type = models.IntegerField(_("schedule"), help_text=_("0 立即 1 一次 2 每天 3 每周 4 每月 5 每年"))
+    message_template_id = models.CharField(_("message template"), max_length=50)
+    values = models.JSONField(_("values"), default=list, help_text=_("value1 … value6 as sent"))
+    remark = models.TextField(_("remark"), blank=True, default="")
+    create_time = models.DateTimeField(_("created"))
 
     class Meta:
+        verbose_name = _("SMS")
+        verbose_name_plural = _("SMS")
         ordering = ("id",)
-        verbose_name = "SMS"
-        verbose_name_plural = "SMS"
 
     def __str__(self) -> str:
-        return f"SMS to {self.mobile_phone}"
+        return gettext("SMS to %(mobile)s") % {"mobile": self.mobile_phone}
 
 
 # --- ECommerce (per site: ``site`` is the siteKey's digest, never the key) ------------------------------------
@@ -433,27 +482,31 @@ class Sms(models.Model):
 class Message(models.Model):
     """留言反馈 posted with ECommerce/AddMessageBoard."""
 
-    site = models.CharField(max_length=64, db_index=True, help_text="digest of the siteKey")
-    cust_id = models.IntegerField()
-    content = models.TextField()
-    contact = models.CharField(max_length=200, blank=True, default="")
-    create_time = models.DateTimeField()
+    site = models.CharField(_("site (digest)"), max_length=64, db_index=True, help_text=_("digest of the siteKey"))
+    cust_id = models.IntegerField(_("customer ID"))
+    content = models.TextField(_("content"))
+    contact = models.CharField(_("contact"), max_length=200, blank=True, default="")
+    create_time = models.DateTimeField(_("created"))
 
     class Meta:
+        verbose_name = _("board message")
+        verbose_name_plural = _("board messages")
         ordering = ("id",)
 
     def __str__(self) -> str:
-        return f"message {self.id} for customer {self.cust_id}"
+        return gettext("board message %(id)s for customer %(cust_id)s") % {"id": self.id, "cust_id": self.cust_id}
 
 
 class Hit(models.Model):
     """The page-view counter of one catalogue item (``pkid``) of one site (ECommerce/UpdateBaseInfoHit)."""
 
-    site = models.CharField(max_length=64, help_text="digest of the siteKey")
-    pkid = models.IntegerField()
-    hits = models.BigIntegerField(default=0)
+    site = models.CharField(_("site (digest)"), max_length=64, help_text=_("digest of the siteKey"))
+    pkid = models.IntegerField(_("pkid"))
+    hits = models.BigIntegerField(_("views"), default=0)
 
     class Meta:
+        verbose_name = _("page-view counter")
+        verbose_name_plural = _("page-view counters")
         ordering = ("id",)
         constraints = (models.UniqueConstraint(fields=("site", "pkid"), name="crm_sandbox_hit_uniq"),)
 
@@ -469,36 +522,46 @@ class Fault(models.Model):
     test process can break a sandbox served by another process."""
 
     class Kind(models.TextChoices):
-        DOWN = "down"
-        SLOW = "slow"
-        HANG = "hang"
-        GARBAGE = "garbage"
-        HTML = "html"
-        TRUNCATED = "truncated"
-        ERROR = "error"
-        REJECT = "reject"
-        RESET = "reset"
+        DOWN = "down", _("down (connection refused)")
+        SLOW = "slow", _("slow")
+        HANG = "hang", _("hang (no answer)")
+        GARBAGE = "garbage", _("garbage reply")
+        HTML = "html", _("HTML error page")
+        TRUNCATED = "truncated", _("truncated reply")
+        ERROR = "error", _("CRM error code")
+        REJECT = "reject", _("credentials refused")
+        RESET = "reset", _("connection reset")
 
     class Phase(models.TextChoices):
-        BEFORE = "before"
-        AFTER = "after"
+        BEFORE = "before", _("before the CRM acts")
+        AFTER = "after", _("after the CRM acts")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    endpoint = models.CharField(max_length=100, default="*", help_text="fnmatch pattern on Group/Name")
-    phase = models.CharField(max_length=6, choices=Phase.choices, default=Phase.BEFORE)
-    rate = models.FloatField(default=1.0)
-    delay = models.FloatField(null=True, blank=True, help_text="seconds (slow, hang)")
-    error_code = models.IntegerField(null=True, blank=True, help_text="for kind=error")
-    remaining = models.IntegerField(null=True, blank=True, help_text="applications left (null: unlimited)")
-    expires_at = models.DateTimeField(null=True, blank=True)
-    applied = models.IntegerField(default=0, help_text="times applied so far")
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    endpoint = models.CharField(
+        _("endpoint"), max_length=100, default="*", help_text=_("fnmatch pattern on Group/Name")
+    )
+    phase = models.CharField(_("phase"), max_length=6, choices=Phase.choices, default=Phase.BEFORE)
+    rate = models.FloatField(_("rate"), default=1.0)
+    delay = models.FloatField(_("delay (s)"), null=True, blank=True, help_text=_("seconds (slow, hang)"))
+    error_code = models.IntegerField(_("error code"), null=True, blank=True, help_text=_("for kind=error"))
+    remaining = models.IntegerField(
+        _("remaining"), null=True, blank=True, help_text=_("applications left (null: unlimited)")
+    )
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    applied = models.IntegerField(_("applied"), default=0, help_text=_("times applied so far"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("fault")
+        verbose_name_plural = _("faults")
         ordering = ("id",)
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.phase} on {self.endpoint}"
+        return gettext("%(kind)s, %(phase)s: %(endpoint)s") % {
+            "kind": self.get_kind_display(),
+            "phase": self.get_phase_display(),
+            "endpoint": self.endpoint,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able description (the HTTP control API's representation)."""
@@ -519,17 +582,21 @@ class Fault(models.Model):
 class RequestLog(models.Model):
     """One request to an ``.ashx`` handler, as answered. ``params`` never holds a credential."""
 
-    time = models.DateTimeField(auto_now_add=True, db_index=True)
-    endpoint = models.CharField(max_length=100, db_index=True, help_text="Group/Name, or the raw path if unknown")
-    method = models.CharField(max_length=10)
-    params = models.JSONField(default=dict)
-    http_status = models.IntegerField()
-    error_code = models.IntegerField(null=True, blank=True)
-    fault_kind = models.CharField(max_length=10, blank=True, default="")
-    fault_phase = models.CharField(max_length=6, blank=True, default="")
-    duration_ms = models.IntegerField(default=0)
+    time = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    endpoint = models.CharField(
+        _("endpoint"), max_length=100, db_index=True, help_text=_("Group/Name, or the raw path if unknown")
+    )
+    method = models.CharField(_("method"), max_length=10)
+    params = models.JSONField(_("parameters"), default=dict)
+    http_status = models.IntegerField(_("HTTP status"))
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    fault_kind = models.CharField(_("fault kind"), max_length=10, blank=True, default="")
+    fault_phase = models.CharField(_("fault phase"), max_length=6, blank=True, default="")
+    duration_ms = models.IntegerField(_("duration (ms)"), default=0)
 
     class Meta:
+        verbose_name = _("request log entry")
+        verbose_name_plural = _("request log")
         ordering = ("id",)
 
     def __str__(self) -> str:
@@ -542,9 +609,13 @@ class CredentialOverride(models.Model):
     At most one row (id 1); when absent, the process defaults (``settings.CRM_SANDBOX`` or the
     ``crm_sandbox`` command's ``--token``/``--site-key``) apply."""
 
-    token_digests = models.JSONField(default=list)
-    site_key_digests = models.JSONField(default=list)
-    updated_at = models.DateTimeField(auto_now=True)
+    token_digests = models.JSONField(_("token digests"), default=list)
+    site_key_digests = models.JSONField(_("siteKey digests"), default=list)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("credential override")
+        verbose_name_plural = _("credential overrides")
 
     def __str__(self) -> str:
         # Counts only: even digests are not worth showing.
@@ -559,32 +630,38 @@ class RobotMessage(models.Model):
 
     Neither the webhook key nor the signing secret is stored: ``signed`` says whether a valid signature came."""
 
-    KINDS = (("wecom", "WeCom"), ("dingtalk", "DingTalk"), ("feishu", "Feishu"))
+    KINDS = (("wecom", _("WeCom")), ("dingtalk", _("DingTalk")), ("feishu", _("Feishu")))
 
-    kind = models.CharField(max_length=10, choices=KINDS, db_index=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    accepted = models.BooleanField(default=True)
-    errcode = models.IntegerField(default=0, help_text="What the stand-in answered (0: accepted)")
-    msgtype = models.CharField(max_length=20, blank=True)
-    text = models.TextField(blank=True)
-    signed = models.BooleanField(default=False)
-    body = models.JSONField(default=dict, blank=True, help_text="The JSON body, signature fields removed")
+    kind = models.CharField(_("robot"), max_length=10, choices=KINDS, db_index=True)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+    accepted = models.BooleanField(_("accepted"), default=True)
+    errcode = models.IntegerField(_("errcode"), default=0, help_text=_("What the stand-in answered (0: accepted)"))
+    msgtype = models.CharField(_("message type"), max_length=20, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    signed = models.BooleanField(_("signed"), default=False)
+    body = models.JSONField(_("body"), default=dict, blank=True, help_text=_("The JSON body, signature fields removed"))
 
     class Meta:
+        verbose_name = _("robot message")
+        verbose_name_plural = _("robot messages")
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class RobotOutage(models.Model):
     """A robot stand-in told to be down: it answers 503 while this applies (``remaining`` requests, or until
     ``until``; both empty: until cleared)."""
 
-    kind = models.CharField(max_length=10, default="*", help_text="wecom, dingtalk, feishu or *")
-    remaining = models.IntegerField(null=True, blank=True)
-    until = models.DateTimeField(null=True, blank=True)
-    hits = models.PositiveIntegerField(default=0)
+    kind = models.CharField(_("robot"), max_length=10, default="*", help_text=_("wecom, dingtalk, feishu or *"))
+    remaining = models.IntegerField(_("remaining"), null=True, blank=True)
+    until = models.DateTimeField(_("until"), null=True, blank=True)
+    hits = models.PositiveIntegerField(_("requests refused"), default=0)
+
+    class Meta:
+        verbose_name = _("robot outage")
+        verbose_name_plural = _("robot outages")
 
     def __str__(self) -> str:
         return f"{self.kind} down"

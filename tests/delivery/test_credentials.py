@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm_bridge import delivery, testing
-from crm_bridge.delivery import circuit
+from crm_bridge.delivery import circuit, pauses
 from crm_bridge.models import DeliveryAttempt, HitCounter, Submission
 
 S = Submission.Status
@@ -38,7 +38,10 @@ def test_a_refused_token_holds_leads_only_and_a_probe_resumes_them(crm, site, ma
     assert delivery.deliver(first.pk, now=t0) == S.QUEUED
     state = circuit.get_circuit()
     assert state.token_paused_at == t0 and state.token_probe_at == t0 + timedelta(seconds=INTERVAL)
-    assert "refused our token" in state.token_paused_reason and testing.SANDBOX_TOKEN not in state.token_paused_reason
+    # The CRM's own error is the reason (which credential: the field it is in); staff read it worded by describe().
+    assert "error_code=21301" in state.token_paused_reason and testing.SANDBOX_TOKEN not in state.token_paused_reason
+    with translation.override("en"):
+        assert pauses.describe("token", state.token_paused_reason).startswith("The CRM refused our token: ")
     site.refresh_from_db()
     assert site.paused_at is None
     # The other lead is not even claimed; the message (siteKey) goes out.
@@ -81,7 +84,9 @@ def test_a_refused_site_key_holds_its_messages_and_hits_not_its_leads(crm, site,
     assert delivery.deliver(first.pk, now=t0) == S.QUEUED
     site.refresh_from_db()
     assert site.paused_at == t0 and site.site_key_probe_at == t0 + timedelta(seconds=INTERVAL)
-    assert "refused our siteKey" in site.paused_reason and testing.SANDBOX_SITE_KEY not in site.paused_reason
+    assert "error_code=21302" in site.paused_reason and testing.SANDBOX_SITE_KEY not in site.paused_reason
+    with translation.override("zh-hans"):
+        assert pauses.describe("siteKey", site.paused_reason) == f"CRM 拒绝了我们的 siteKey：{site.paused_reason}"
     assert circuit.get_circuit().token_paused_at is None
     assert delivery.deliver(second.pk, now=t0) == "skipped"
     assert delivery.deliver(lead.pk, now=t0) == S.DELIVERED  # the token is fine

@@ -72,7 +72,9 @@ def test_refused_token_pauses_leads_only_and_spends_no_attempt(sandbox_crm, make
     site.refresh_from_db()
     sub.refresh_from_db()
     state = circuit.get_circuit()
-    assert state.token_paused_at is not None and "refused our token" in state.token_paused_reason
+    # The reason is the CRM's own error, no words of ours (pauses.describe words it for staff).
+    assert state.token_paused_at is not None and "error_code=21301" in state.token_paused_reason
+    assert "refused our" not in state.token_paused_reason
     assert site.paused_at is None  # the siteKey was fine
     assert (sub.status, sub.attempts) == (S.QUEUED, 0)
     assert "sandbox-token" not in state.token_paused_reason
@@ -92,7 +94,8 @@ def test_refused_site_key_pauses_the_sites_messages(sandbox_crm, make_submission
     sub = make_submission("message")
     assert delivery.deliver(sub.pk) == S.QUEUED
     site.refresh_from_db()
-    assert site.paused_at is not None and "refused our siteKey" in site.paused_reason
+    assert site.paused_at is not None and "error_code=21302" in site.paused_reason
+    assert "refused our" not in site.paused_reason
     assert "sandbox-site-key" not in site.paused_reason
     assert Submission.objects.get(pk=sub.pk).attempts == 0
     assert circuit.get_circuit().token_paused_at is None
