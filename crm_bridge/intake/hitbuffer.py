@@ -103,6 +103,8 @@ class HitBuffer:
     def _run(self) -> None:
         while True:
             self._wake.wait(max(bridge_settings.HIT_BUFFER_SECONDS, 0.05))
+            if not self.background:  # switched off after the thread started (tests)
+                continue
             try:
                 self.flush()
             except Exception as err:
