@@ -127,6 +127,14 @@ CACHES = {"default": env.cache("CACHE_URL", default="dbcache://crm_bridge_cache"
 REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["OPTIONS"] = {**REDIS_CACHE_OPTIONS, **CACHES["default"].get("OPTIONS", {})}
+# Throttle counters: on the database cache each counted request would be a write transaction of its own (two,
+# with the per-site limit), the largest cost of an embedded-default request. There they live in each process's
+# memory instead: atomic and free, but each limit then holds per web process (with gunicorn's 2 workers a client
+# gets up to twice each rate). With CACHE_URL set to Redis or Memcached they are counted there, shared.
+THROTTLE_CACHE = "default"
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "crm-throttle"}
+    THROTTLE_CACHE = "throttle"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -222,6 +230,7 @@ CRM_BRIDGE = {
         "CRM_BRIDGE_BASE_URL", default="http://127.0.0.1:8000/WebApi/Handler/1.0/CRM/" if _SANDBOX_CRM else ""
     ),
     "TOKEN": env.str("CRM_BRIDGE_TOKEN", default="sandbox-token" if _SANDBOX_CRM else ""),
+    "THROTTLE_CACHE": THROTTLE_CACHE,
     # Any other documented key (crm_bridge/conf.py), as JSON: CRM_BRIDGE_OPTIONS='{"CALLS_PER_SECOND": 50}'.
     **env.json("CRM_BRIDGE_OPTIONS", default={}),
 }

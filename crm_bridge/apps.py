@@ -14,7 +14,7 @@ class CRMBridgeConfig(AppConfig):
         # Registers the system checks and connects the beat-schedule installer (a Celery signal).
         from . import checks, tasks  # noqa: F401
         from .alerts import receivers
-        from .intake import cors
+        from .intake import cors, sites
         from .models import Site
 
         # CORS for the widget API is granted per Site allow-list (crm_bridge.intake.cors), never by a static list.
@@ -22,3 +22,6 @@ class CRMBridgeConfig(AppConfig):
         check_request_enabled.connect(cors.cors_allow_widget, dispatch_uid="crm_bridge.cors")
         post_save.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.save")
         post_delete.connect(cors.invalidate_origins, sender=Site, dispatch_uid="crm_bridge.cors.delete")
+        # Intake's per-process copies of sites (crm_bridge.intake.sites): this process forgets them at once.
+        post_save.connect(sites.forget_sites, sender=Site, dispatch_uid="crm_bridge.sites.save")
+        post_delete.connect(sites.forget_sites, sender=Site, dispatch_uid="crm_bridge.sites.delete")

@@ -176,6 +176,12 @@ def _rates(v: object) -> Mapping[str, str | None]:
     return dict(v)
 
 
+def _alias(v: object) -> str:
+    if not (isinstance(v, str) and v):
+        raise _Invalid(14, "{key} must be the name of a cache in settings.CACHES.", 'Example: "default".')
+    return v
+
+
 def _options(v: object) -> Mapping[str, Any]:
     if not isinstance(v, Mapping):
         raise _Invalid(13, "{key} must be a dict.", 'Example: {"RATE_PER_MINUTE": 20}.')
@@ -263,6 +269,18 @@ class BridgeSettings:
     MAX_BODY_BYTES = Setting(16 * 1024, _count)
     # How long an Idempotency-Key's first answer is kept (seconds).
     IDEMPOTENCY_TTL = Setting(24 * 3600.0, _seconds)
+    # How long a web process keeps a site (and its alert destinations, its allow-list) before reading it again
+    # (seconds; 0: every request reads). The process that saves a site forgets at once; others within this bound.
+    SITE_CACHE_SECONDS = Setting(5.0, _seconds_or_zero)
+    # The cache alias (settings.CACHES) that counts throttled requests. Must be atomic on incr (Redis, Memcached,
+    # local memory); a per-process local-memory cache multiplies each limit by the number of processes.
+    THROTTLE_CACHE = Setting("default", _alias)
+    # Page views without an Idempotency-Key are added up in each web process and written to their counters
+    # every this many seconds, in one transaction (0: one transaction per beacon). A process killed outright
+    # loses at most the views of its last interval (docs/widget-api.md, "Hits").
+    HIT_BUFFER_SECONDS = Setting(1.0, _seconds_or_zero)
+    # Broker hand-offs waiting in a web process's background publisher; past this, intake publishes in-line.
+    HANDOFF_QUEUE = Setting(1000, _count)
     # --- alerts to staff (docs/alerts.md): a partial dict merged over crm_bridge.alerts.conf.ALERT_DEFAULTS,
     # whose keys it checks when read.
     ALERTS = Setting[Mapping[str, Any]]({}, _options)

@@ -79,3 +79,36 @@ def _remove_run_dir():
     run_dir = Path(settings.VAR_DIR)
     if run_dir.parent.name == "test" and run_dir.name.startswith("run-"):
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _per_process_state(request, monkeypatch):
+    """Intake's per-process caches (sites, allow-list, alert destinations, local-memory throttle counters) and
+    the hit buffer start empty in every test and leak into no other (a test's rows are rolled back, not saved,
+    so no signal would drop them). Inside a test's transaction the hit buffer's thread could not see the rows
+    (nor write while the test holds SQLite's lock): there the buffer is written only by explicit flushes."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    from crm_bridge.alerts import create
+    from crm_bridge.intake import cors, hitbuffer, sites
+
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        monkeypatch.setattr(hitbuffer.HitBuffer, "background", False)
+
+    def clear():
+        sites.forget_sites()
+        cors._memo = None  # not invalidate_origins(): that also drops the shared cache's copy (a database query)
+        create.forget_destinations()
+        hitbuffer.buffer.discard()
+        for alias, conf in settings.CACHES.items():
+            if conf["BACKEND"].endswith("LocMemCache"):
+                caches[alias].clear()
+
+    clear()
+    yield
+    clear()

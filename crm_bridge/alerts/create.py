@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -22,12 +23,13 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from ..conf import bridge_settings
 from ..delivery.flows import source_text
 from ..models import Site, Submission
 from .conf import alert_setting
@@ -132,16 +134,57 @@ def _render_submission(sub: Submission, *, full_phone: bool) -> tuple[str, str]:
     return Truncator(title).chars(200), "\n".join(lines)
 
 
+#: Past this many cached sites the destinations cache starts over (bounded memory).
+MAX_CACHED_SITES = 1000
+_destinations: dict[int, tuple[float, list[AlertDestination]]] = {}  # site id → (monotonic expiry, enabled ones)
+_destinations_lock = threading.Lock()
+_destinations_generation = 0
+
+
+def forget_destinations(**kwargs: Any) -> None:
+    """Drop this process's cached destinations (``AlertDestination`` post_save / post_delete; tests)."""
+    global _destinations_generation
+    with _destinations_lock:
+        _destinations.clear()
+        _destinations_generation += 1
+
+
+def site_destinations(site_id: int) -> list[AlertDestination]:
+    """The site's enabled destinations, read once per ``SITE_CACHE_SECONDS`` per process (as intake's sites:
+    the process that saves a destination forgets at once, others within that bound). Read them, never change
+    them: they are shared with other requests of this process."""
+    ttl = float(bridge_settings.SITE_CACHE_SECONDS)
+    if ttl <= 0:
+        return list(AlertDestination.objects.filter(site_id=site_id, enabled=True))
+    now = time.monotonic()
+    hit = _destinations.get(site_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    generation = _destinations_generation
+    found = list(AlertDestination.objects.filter(site_id=site_id, enabled=True))
+    with _destinations_lock:
+        if generation == _destinations_generation:
+            if len(_destinations) >= MAX_CACHED_SITES:
+                _destinations.clear()
+            _destinations[site_id] = (now + ttl, found)
+    return found
+
+
+post_save.connect(forget_destinations, sender=AlertDestination, dispatch_uid="crm_bridge.alerts.destinations.save")
+post_delete.connect(forget_destinations, sender=AlertDestination, dispatch_uid="crm_bridge.alerts.destinations.del")
+
+
 def record_for_submission(sub: Submission) -> list[Alert]:
     """Write the alerts a just-stored submission calls for and hand them over once the transaction commits.
 
     Nothing for spam; a lead alerts every enabled destination of its site with ``on_leads``, a message those
-    with ``on_messages``. One query for the destinations and, when there are any, one ``bulk_create``.
+    with ``on_messages``. The destinations come from :func:`site_destinations` (no query while cached) and, when
+    there are any, one ``bulk_create``.
     """
     if sub.status == Submission.Status.SPAM:
         return []
-    wants = Q(on_leads=True) if sub.kind == Submission.Kind.LEAD else Q(on_messages=True)
-    destinations = list(AlertDestination.objects.filter(wants, site_id=sub.site_id, enabled=True))
+    lead = sub.kind == Submission.Kind.LEAD
+    destinations = [d for d in site_destinations(sub.site_id) if (d.on_leads if lead else d.on_messages)]
     if not destinations:
         return []
     kind = Alert.Kind.LEAD if sub.kind == Submission.Kind.LEAD else Alert.Kind.MESSAGE

@@ -17,6 +17,7 @@ from django.utils import timezone
 from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMError, CRMUnavailable
 from ..crm.spec import INT32_MAX
+from ..intake import hitbuffer
 from ..models import HitCounter
 from . import circuit, storable
 from .calls import make_call
@@ -26,7 +27,15 @@ logger = logging.getLogger("crm_bridge.delivery")
 
 
 def flush_hits(*, limit: int = 1000) -> int:
-    """Flush up to ``limit`` counters with pending views; returns how many were sent successfully."""
+    """Flush up to ``limit`` counters with pending views; returns how many were sent successfully.
+
+    Views this process still holds in memory (:mod:`crm_bridge.intake.hitbuffer`) are written to the counters
+    first; web processes write theirs every ``HIT_BUFFER_SECONDS`` by themselves.
+    """
+    try:
+        hitbuffer.buffer.flush()
+    except Exception as err:  # kept in memory for the next flush; the counters already written still go out
+        logger.warning("could not write buffered page views before the flush: %s: %s", type(err).__name__, err)
     now = timezone.now()
     sent = 0
     candidates = (

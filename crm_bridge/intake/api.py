@@ -13,7 +13,9 @@ Every request goes through the same gates, in this order, each with its own answ
    ``POST``, so its absence means a non-browser caller — which could forge any ``Origin`` anyway. The check
    exists to stop *other web pages* from using a site's key through visitors' browsers; scripts are bounded by
    the rate limits;
-5. writes: honeypot, ``Idempotency-Key`` (replay / 422), field validation (400), per-site rate limit.
+5. writes: honeypot, ``Idempotency-Key`` syntax (400), field validation (400 — unless the key's first request
+   was stored: then its answer), per-site rate limit; then the store, where a repeated key gets the first answer
+   (or 422 for another body) from the unique constraint, with no look-up before (:func:`idempotency.once`).
 
 No authentication classes, no session, no cookies, no CSRF surface; answers are always JSON (the ``Accept``
 header is not negotiated) and carry ``Vary: Origin`` — errors included: the database unreachable is 503 with
@@ -23,8 +25,9 @@ answer (:mod:`crm_bridge.intake.errors`).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.http import HttpRequest
@@ -208,14 +211,30 @@ class WidgetAPIView(APIView):
             raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["Must be 1–255 printable ASCII characters."]})
         return idempotency.Idempotency(key=raw, endpoint=endpoint, fingerprint=idempotency.fingerprint(data))
 
+    def validated(self, serializer: Any, site: Site, idem: idempotency.Idempotency | None) -> Response | None:
+        """``None`` when ``serializer`` is valid; else the stored first answer of ``idem`` (a repeat of a request
+        that was valid when first sent — the site's form or notice may have changed since), else 400."""
+        if serializer.is_valid():
+            return None
+        replayed = self.replay(site, idem)
+        if replayed is not None:
+            return replayed
+        raise exceptions.ValidationError(serializer.errors)
+
     def replay(self, site: Site, idem: idempotency.Idempotency | None) -> Response | None:
         if idem is None:
             return None
-        try:
+        with self.key_reuse_is_422():
             stored = idempotency.replay(site, idem)
+        return None if stored is None else self.answer(stored)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def key_reuse_is_422() -> Iterator[None]:
+        try:
+            yield
         except idempotency.IdempotencyMismatch as err:
             raise IdempotencyKeyReused() from err
-        return None if stored is None else self.answer(stored)
 
     @staticmethod
     def answer(answer: idempotency.Answer) -> Response:
@@ -243,23 +262,23 @@ class _SubmissionView(WidgetAPIView):
             # A bot filled the field no person sees: answer as if stored, store nothing, call nothing.
             return self.answer(store.fake_answer())
         idem = self.get_idempotency(request, data, self.kind)
-        replayed = self.replay(site, idem)
-        if replayed is not None:
-            return replayed
         # The notice's language is the one the widget shows, which it sends as Accept-Language (see dispatch).
         serializer = self.serializer_class(data=data, context={"site": site, "kind": self.kind})
-        serializer.is_valid(raise_exception=True)
+        refused = self.validated(serializer, site, idem)
+        if refused is not None:
+            return refused
         client = store.Client.from_request(request)
-        answer = store.submit(
-            site,
-            self.kind,
-            serializer.payload(),
-            spam_reason=self.spam_reason(request, site, serializer.validated_data),
-            client=client,
-            idempotency=idem,
-            consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
-            source=serializer.source_data(),
-        )
+        with self.key_reuse_is_422():
+            answer = store.submit(
+                site,
+                self.kind,
+                serializer.payload(),
+                spam_reason=self.spam_reason(request, site, serializer.validated_data),
+                client=client,
+                idempotency=idem,
+                consent=serializer.consent_record(origin=client.origin[: store.ORIGIN_MAX]),
+                source=serializer.source_data(),
+            )
         return self.answer(answer)
 
     def spam_reason(self, request: Request, site: Site, data: dict[str, Any]) -> str:
@@ -329,16 +348,16 @@ class HitsView(WidgetAPIView):
         site = self.get_site(data.get("key"))
         self.check_origin(request, site)
         idem = self.get_idempotency(request, data, "hits")
-        replayed = self.replay(site, idem)
-        if replayed is not None:
-            return replayed
         serializer = HitsSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
+        refused = self.validated(serializer, site, idem)
+        if refused is not None:
+            return refused
         # Hits are only counts: over the site's rate they are refused, not held.
         site_throttle = SiteRateThrottle(self.throttle_group, site.pk)
         if not site_throttle.allow_request(request, self):
             self.throttled(request, site_throttle.wait())
-        return self.answer(store.add_hits(site, serializer.counts(), idempotency=idem))
+        with self.key_reuse_is_422():
+            return self.answer(store.add_hits(site, serializer.counts(), idempotency=idem))
 
 
 # --- reads ----------------------------------------------------------------------------------------------------

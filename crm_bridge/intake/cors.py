@@ -14,7 +14,10 @@ headers only tell a browser what it may read, they protect nothing on their own.
 
 Never a wildcard and never credentials: the widget API uses no cookies (keep ``CORS_ALLOW_CREDENTIALS`` off).
 The union of allow-lists is cached for :data:`ORIGINS_TTL` seconds in the ``default`` cache and dropped
-whenever a ``Site`` is saved or deleted; with a per-process cache, other processes see a change within the TTL.
+whenever a ``Site`` is saved or deleted; in front of it each process keeps its own copy for
+``SITE_CACHE_SECONDS`` (so an ordinary request reads neither the database nor the cache), forgotten at once by the
+process that saves a site: other processes see a change within ``SITE_CACHE_SECONDS`` (as for the sites
+themselves, :mod:`crm_bridge.intake.sites`).
 
 corsheaders runs this handler in its middleware, before the view and outside DRF's error handling, so it never
 raises: an unreachable cache is skipped (the union is read from the database, see
@@ -26,12 +29,14 @@ unable to read an answer, keeps the submission and sends it again later.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 
+from ..conf import bridge_settings
 from ..origins import origin_key
 from .errors import cache_guard, is_db_unavailable, warn_db_unavailable
 
@@ -43,9 +48,24 @@ ORIGINS_TTL = 60
 logger = logging.getLogger("crm_bridge.intake")
 
 
+_memo: tuple[float, frozenset[str]] | None = None  # (monotonic expiry, union): this process's copy
+
+
 def allowed_origins() -> frozenset[str]:
     """Every origin on an active site's allow-list (normalised), cached briefly (read from the database while
     the cache is unreachable). Raises the database's errors."""
+    global _memo
+    memo, ttl = _memo, bridge_settings.SITE_CACHE_SECONDS
+    now = time.monotonic()
+    if memo is not None and memo[0] > now:
+        return memo[1]
+    union = _shared_origins()
+    if ttl > 0:
+        _memo = (now + ttl, union)
+    return union
+
+
+def _shared_origins() -> frozenset[str]:
     cached = cache_guard.call("the CORS allow-list cache", lambda: cache.get(ORIGINS_CACHE_KEY), default=None)
     if cached is not None:
         return frozenset(cached)
@@ -66,6 +86,8 @@ def invalidate_origins(**kwargs: Any) -> None:
     With the cache unreachable nothing is dropped and saving the site still succeeds: a restarted cache starts
     empty, and one that was only cut off serves the old union for at most :data:`ORIGINS_TTL` seconds.
     """
+    global _memo
+    _memo = None
     cache_guard.call("the CORS allow-list cache", lambda: cache.delete(ORIGINS_CACHE_KEY), default=False)
 
 

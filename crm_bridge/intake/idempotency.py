@@ -65,38 +65,48 @@ def _expiry(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=bridge_settings.IDEMPOTENCY_TTL)
 
 
-def replay(site: Site, idem: Idempotency) -> Answer | None:
-    """The stored first answer for ``idem`` on ``site``, or ``None`` if the key is new (or its record expired).
-
-    Raises :class:`IdempotencyMismatch` if the key was first used with another body or endpoint.
-    """
+def _stored(site: Site, idem: Idempotency) -> Answer | bool:
+    """The stored first answer for ``idem``; ``True`` if the key's record had expired (now deleted: the key is
+    free again), ``False`` if there is none. Raises :class:`IdempotencyMismatch` for another body or endpoint."""
     record = IdempotencyRecord.objects.filter(site=site, key=idem.key).first()
     if record is None:
-        return None
+        return False
     if record.created_at < _expiry():
         # Past its TTL the key is free again; delete this very record (not one a concurrent request just made).
         IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
-        return None
+        return True
     if record.endpoint != idem.endpoint or record.fingerprint != idem.fingerprint:
         raise IdempotencyMismatch(idem.key)
     return Answer(record.status_code, record.body, replayed=True)
 
 
+def replay(site: Site, idem: Idempotency) -> Answer | None:
+    """The stored first answer for ``idem`` on ``site``, or ``None`` if the key is new (or its record expired).
+
+    Raises :class:`IdempotencyMismatch` if the key was first used with another body or endpoint. Intake does
+    not call this before its work (:func:`once` reads only on a conflict); the view does for a request that
+    fails validation, so that a repeat of a request valid at the time still gets its first answer.
+    """
+    stored = _stored(site, idem)
+    return stored if isinstance(stored, Answer) else None
+
+
 def once(site: Site, idem: Idempotency | None, work: Callable[[], Answer]) -> Answer:
     """Run ``work`` in a transaction and, with a key, record its answer in that same transaction.
 
-    Two concurrent requests with one key both pass :func:`replay` (neither sees a record); the second to
-    insert its record hits the unique constraint, its whole transaction (the submission too) rolls back, and
-    it answers with the winner's record instead.
+    No look-up first: the record is simply inserted after the work, and the unique constraint (site, key)
+    decides. A repeat (or a concurrent twin) hits it, its whole transaction (the submission too) rolls back, and
+    only then is the stored record read: its answer is returned, or :class:`IdempotencyMismatch` raised for
+    another body or endpoint. So an ordinary request costs the inserts alone, a repeat one more read. A record
+    past ``IDEMPOTENCY_TTL`` that is still there frees its key: it is deleted and the work runs once more.
     """
-    if idem is not None:
-        stored = replay(site, idem)
-        if stored is not None:
-            return stored
-    try:
+    if idem is None:
         with transaction.atomic():
-            answer = work()
-            if idem is not None:
+            return work()
+    for _ in range(2):  # the second round only after deleting an expired record that held the key
+        try:
+            with transaction.atomic():
+                answer = work()
                 IdempotencyRecord.objects.create(
                     site=site,
                     key=idem.key,
@@ -105,14 +115,15 @@ def once(site: Site, idem: Idempotency | None, work: Callable[[], Answer]) -> An
                     status_code=answer.status_code,
                     body=answer.body,
                 )
-    except IntegrityError:
-        if idem is None:
-            raise
-        stored = replay(site, idem)
-        if stored is None:  # not our key's row that collided: a real integrity problem
-            raise
-        return stored
-    return answer
+            return answer
+        except IntegrityError:
+            stored = _stored(site, idem)
+            if stored is True:
+                continue  # an expired record held the key; deleted, so run the work again
+            if stored is False:  # not our key's row that collided: a real integrity problem
+                raise
+            return stored
+    raise IntegrityError(f"idempotency key of site {site.pk} still taken after freeing it")
 
 
 def purge_idempotency_records(now: datetime | None = None) -> int:

@@ -2,8 +2,9 @@
 its answer and its latency do not depend on the CRM's health (docs/architecture.md, "Intake").
 
 * :func:`submit` stores a message or lead as a ``Submission`` (queued, or held as spam) and hands queued rows
-  to the broker once the transaction commits (:func:`crm_bridge.broker.enqueue_delivery`).
-* :func:`add_hits` adds page views to the per-(site, pkid) counters that a periodic flush sends.
+  to the broker once the transaction commits, off the request (:func:`crm_bridge.broker.enqueue_delivery_soon`).
+* :func:`add_hits` adds page views to the per-(site, pkid) counters that a periodic flush sends (buffered in
+  memory for up to ``HIT_BUFFER_SECONDS`` first, :mod:`crm_bridge.intake.hitbuffer`).
 * Both take an optional :class:`~crm_bridge.intake.idempotency.Idempotency` and record their answer in the same
   transaction (:func:`crm_bridge.intake.idempotency.once`).
 """
@@ -21,10 +22,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from .. import alerts, broker, signals
+from ..conf import bridge_settings
 from ..models import HitCounter, Site, Submission
+from . import hitbuffer
 from .idempotency import Answer, Idempotency, once
 
-__all__ = ["Client", "add_hits", "announce", "fake_answer", "submit"]
+__all__ = ["Client", "add_hits", "announce", "bump_counters", "fake_answer", "submit"]
 
 logger = logging.getLogger("crm_bridge.intake")
 
@@ -71,9 +74,10 @@ def submit(
 
     The row is written as ``queued`` — or as ``spam`` with ``spam_reason`` when one is given (held for staff,
     never sent) — in one transaction with the idempotency record. Only for a queued row, once that transaction
-    commits, :func:`crm_bridge.broker.enqueue_delivery` is called (it never raises or hangs; the sweep covers a
-    lost hand-off). ``signals.submission_received`` is sent on commit for every stored row. Spam gets the same
-    answer as a real submission, so a bot learns nothing.
+    commits, :func:`crm_bridge.broker.enqueue_delivery_soon` queues its hand-off to the broker on this process's
+    publisher thread (it never raises or hangs; the sweep covers a lost hand-off). ``signals.submission_received``
+    is sent on commit for every stored row. Spam gets the same answer as a real submission, so a bot learns
+    nothing.
     """
     client = client or Client()
 
@@ -94,7 +98,7 @@ def submit(
         alerts.record_for_submission(sub)  # same transaction: stored with the row, handed over on commit
         if status == Submission.Status.QUEUED:
             # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.
-            transaction.on_commit(partial(broker.enqueue_delivery, str(sub.id)))
+            transaction.on_commit(partial(broker.enqueue_delivery_soon, str(sub.id)))
         transaction.on_commit(partial(announce, sub))
         return Answer(202, {"id": str(sub.id), "status": "queued"})
 
@@ -104,23 +108,44 @@ def submit(
 def add_hits(site: Site, counts: Mapping[int, int], *, idempotency: Idempotency | None = None) -> Answer:
     """Add page views per pkid to the site's counters and answer ``202 {"accepted": total}``.
 
+    Without an ``Idempotency-Key`` (and ``HIT_BUFFER_SECONDS`` > 0) the views go to this process's buffer,
+    written to the counters within ``HIT_BUFFER_SECONDS`` (:mod:`crm_bridge.intake.hitbuffer`: no database
+    statement on the request). With a key they are written now, with its record, in one transaction.
+    """
+    answer = Answer(202, {"accepted": sum(counts.values())})
+    if idempotency is None and bridge_settings.HIT_BUFFER_SECONDS > 0:
+        hitbuffer.buffer.add(site.pk, counts)
+        return answer
+
+    def work() -> Answer:
+        bump_counters({(site.pk, pkid): n for pkid, n in counts.items()})
+        return answer
+
+    return once(site, idempotency, work)
+
+
+def bump_counters(counts: Mapping[tuple[int, int], int]) -> int:
+    """Add ``counts`` ((site id, pkid) → views) to ``HitCounter.pending``, in the caller's transaction; returns
+    the views written.
+
     Each counter is bumped with one ``UPDATE … SET pending = pending + n``; a missing row is created, and if a
     concurrent request created it first (unique (site, pkid)) the update is simply retried.
     """
-
-    def work() -> Answer:
-        for pkid in sorted(counts):  # one lock order for every request, so two batches cannot deadlock
-            n = counts[pkid]
-            if HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n):
+    written = 0
+    for site_id, pkid in sorted(counts):  # one lock order for every writer, so two batches cannot deadlock
+        n = counts[(site_id, pkid)]
+        if HitCounter.objects.filter(site_id=site_id, pkid=pkid).update(pending=F("pending") + n):
+            written += n
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: losing the race must not abort the outer transaction
+                HitCounter.objects.create(site_id=site_id, pkid=pkid, pending=n)
+        except IntegrityError:
+            # A concurrent request created the row first: add to it. If there is still no row, the error
+            # was about something else, and swallowing it would lose the count.
+            if HitCounter.objects.filter(site_id=site_id, pkid=pkid).update(pending=F("pending") + n):
+                written += n
                 continue
-            try:
-                with transaction.atomic():  # a savepoint: losing the race must not abort the outer transaction
-                    HitCounter.objects.create(site=site, pkid=pkid, pending=n)
-            except IntegrityError:
-                # A concurrent request created the row first: add to it. If there is still no row, the error
-                # was about something else, and swallowing it would lose the count.
-                if not HitCounter.objects.filter(site=site, pkid=pkid).update(pending=F("pending") + n):
-                    raise
-        return Answer(202, {"accepted": sum(counts.values())})
-
-    return once(site, idempotency, work)
+            raise
+        written += n
+    return written

@@ -1,4 +1,5 @@
-"""Rate limits for the widget API: per client IP and per site, counted in Django's ``default`` cache.
+"""Rate limits for the widget API: per client IP and per site, counted in the cache named by
+``CRM_BRIDGE["THROTTLE_CACHE"]`` (``"default"`` unless set).
 
 Rates come from ``CRM_BRIDGE["THROTTLE_RATES"]`` (``{"ip": "30/min", "site": "1200/min"}``, DRF's rate syntax).
 Each limit is kept per *group* of endpoints, so a visitor browsing a catalogue (a config read and a hit per
@@ -15,8 +16,12 @@ which is atomic on Redis, Memcached and the local-memory cache (Django's databas
 ``incr`` as get-then-set and can undercount under contention). A fixed window can let up to twice the rate
 through around a window boundary; that bound is acceptable for abuse control.
 
-The cache must be shared by every web process (Redis, Memcached or the database cache in production): a
-per-process local-memory cache multiplies every limit by the number of processes.
+In production the cache should be shared by every web process (Redis or Memcached). The database cache works
+but costs a write transaction per request and limit, and undercounts under contention (above). The embedded
+default (config/settings.py) therefore counts in a per-process local-memory cache (``THROTTLE_CACHE =
+"throttle"`` when the default cache is the database): atomic and free, but each limit then applies per process,
+so with N web processes a client gets up to N times each rate — acceptable for abuse control on a small site,
+documented in docs/widget-api.md; use Redis when that matters.
 
 When the cache is unreachable the throttles *fail open* (every request is allowed) through
 :data:`crm_bridge.intake.errors.cache_guard`, which logs the outage sparingly and tries the cache again after a
@@ -30,7 +35,7 @@ import math
 import time
 from collections.abc import Callable
 
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -90,6 +95,7 @@ def _count(key: str, period: int) -> int:
     # missing and creates it with add(), which only sets a missing key — if another request won that race, count
     # on its key. (Incrementing first saves a round trip on every other request.) The key lives a little longer
     # than its window so a slow request cannot recreate it from zero.
+    cache = caches[bridge_settings.THROTTLE_CACHE]
     try:
         return cache.incr(key)
     except ValueError:

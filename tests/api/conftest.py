@@ -83,8 +83,8 @@ def with_consent(endpoint: str, data: dict[str, Any] | None) -> dict[str, Any] |
 
 
 def enqueued_ids(callbacks: list[Callable[[], Any]]) -> list[str]:
-    """Submission ids handed to ``broker.enqueue_delivery`` by the captured on_commit callbacks."""
-    return [cb.args[0] for cb in callbacks if isinstance(cb, partial) and cb.func is broker.enqueue_delivery]
+    """Submission ids handed to the broker (``broker.enqueue_delivery_soon``) by the captured on_commit callbacks."""
+    return [cb.args[0] for cb in callbacks if isinstance(cb, partial) and cb.func is broker.enqueue_delivery_soon]
 
 
 def bridge(**overrides: Any):

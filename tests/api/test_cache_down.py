@@ -149,7 +149,9 @@ def redis_cache(url: str) -> override_settings:
     """The ``default`` cache on ``url``, with the timeouts config/settings.py gives a Redis cache."""
     backend = "django.core.cache.backends.redis.RedisCache"
     options = getattr(settings, "REDIS_CACHE_OPTIONS", {})
-    return override_settings(CACHES={"default": {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}})
+    redis = {"BACKEND": backend, "LOCATION": url, "OPTIONS": options}
+    # The throttle's alias too (config/settings.py counts in local memory beside a database cache): this Redis.
+    return override_settings(CACHES={"default": redis, "throttle": redis})
 
 
 def is_json(response: Any) -> bool:
@@ -246,6 +248,7 @@ def test_a_hung_redis_costs_one_timeout_per_pause_not_one_per_request(post, clie
     bound = float(options["socket_timeout"]) + float(options["socket_connect_timeout"])
     with redis_cache(redis_server.url), bridge(THROTTLE_RATES=RATES):
         assert post("messages", message).status_code == 202  # connected while up
+        assert broker.publisher.join()
         redis_server.proc.send_signal(signal.SIGSTOP)
         try:
             started = time.monotonic()
@@ -303,10 +306,12 @@ def test_intake_answers_202_in_bounded_time_while_the_redis_broker_is_down(
 ):
     with bridge(THROTTLE_RATES={"ip": None, "site": None}):
         up = [post("messages", message)]
+        assert broker.publisher.join()  # the hand-off runs after the answer, on the publisher thread
         assert queued(redis_server) == 1  # the hand-off really goes through this Redis
         redis_server.kill()
         started = time.monotonic()
         down = [post("messages", message) for _ in range(4)]
+        assert broker.publisher.join()
         took = time.monotonic() - started
     assert summary(up + down) == [(202, True)] * 5
     assert Submission.objects.count() == 5  # all stored: the sweep delivers what was not handed off
@@ -331,6 +336,7 @@ def test_a_hung_redis_broker_costs_one_timeout_then_the_broker_is_skipped(
     timeout = float(settings.REDIS_BROKER_TRANSPORT_OPTIONS["socket_timeout"])
     with bridge(THROTTLE_RATES={"ip": None, "site": None}):
         assert post("messages", message).status_code == 202  # connected while up
+        assert broker.publisher.join()
         redis_server.proc.send_signal(signal.SIGSTOP)
         try:
             took = []
@@ -339,6 +345,7 @@ def test_a_hung_redis_broker_costs_one_timeout_then_the_broker_is_skipped(
                 r = post("messages", message)
                 took.append(time.monotonic() - started)
                 assert (r.status_code, is_json(r)) == (202, True)
+            assert broker.publisher.join()  # the hung publish waits on the publisher thread, not the request
         finally:
             redis_server.proc.send_signal(signal.SIGCONT)
     assert Submission.objects.count() == 5

@@ -138,40 +138,54 @@ def test_purge_deletes_only_expired_records(post, message, site):
     assert Submission.objects.count() == 3  # the submissions themselves stay
 
 
-def test_losing_the_insert_race_replays_the_winner(post, message, site, monkeypatch):
-    # Both requests passed the lookup before either committed; ours then hits the unique (site, key) constraint.
+def test_a_repeat_is_decided_by_the_unique_constraint_with_one_read(post, message, site, monkeypatch):
+    # No look-up before the work: the repeat's inserts run, its record hits the unique (site, key) constraint,
+    # its transaction (the submission too) rolls back, and only then is the winner's record read, once.
     winner = post("messages", message, idem="k").json()
-    real_replay = idempotency.replay
+    real_stored = idempotency._stored
     calls = []
 
-    def replay_missing_the_winner(site, idem):
+    def counted(site, idem):
         calls.append(idem.key)
-        return None if len(calls) <= 2 else real_replay(site, idem)  # the view's and intake's lookups miss
+        return real_stored(site, idem)
 
-    monkeypatch.setattr(idempotency, "replay", replay_missing_the_winner)
+    monkeypatch.setattr(idempotency, "_stored", counted)
     r = post("messages", message, idem="k")
     assert r.status_code == 202
     assert r.json() == winner
     assert r["Idempotent-Replayed"] == "true"
-    assert len(calls) == 3
+    assert calls == ["k"]
     assert Submission.objects.count() == 1  # the loser's row was rolled back with its record
+
+
+def test_a_first_request_reads_no_idempotency_record(post, message, monkeypatch):
+    calls = []
+    monkeypatch.setattr(idempotency, "_stored", lambda site, idem: calls.append(idem.key))
+    assert post("messages", message, idem="fresh").status_code == 202
+    assert calls == []
+
+
+def test_a_repeat_valid_when_first_sent_replays_even_if_now_invalid(post, message, site):
+    first = post("messages", message, idem="k")
+    site.privacy_notice_en = "A new notice."
+    site.save()  # the notice's version changed: the same body would now be refused (400) as a new request
+    assert post("messages", message, idem="other").status_code == 400
+    r = post("messages", message, idem="k")
+    assert (r.status_code, r.json(), r["Idempotent-Replayed"]) == (202, first.json(), "true")
+    assert Submission.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_create_one_row(site, message, monkeypatch):
-    """Real threads and connections: both pass the lookup, then race to insert; one row, one answer."""
-    real_replay = idempotency.replay
+    """Real threads and connections: both start their work before either committed; one row, one answer."""
+    real_once = idempotency.once
     barrier = threading.Barrier(2, timeout=10)
-    seen = threading.local()
 
-    def replay_then_wait(site, idem):
-        answer = real_replay(site, idem)
-        seen.calls = getattr(seen, "calls", 0) + 1
-        if seen.calls == 2:  # intake's own lookup, right before its transaction: let both get here
-            barrier.wait()
-        return answer
+    def once_together(site, idem, work):
+        barrier.wait()  # both requests here, neither has a record yet; SQLite then serialises the writes
+        return real_once(site, idem, work)
 
-    monkeypatch.setattr(idempotency, "replay", replay_then_wait)
+    monkeypatch.setattr("crm_bridge.intake.store.once", once_together)
     results = []
 
     def send():

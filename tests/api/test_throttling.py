@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient, APIRequestFactory
 
-from crm_bridge.intake import errors, throttling
+from crm_bridge.intake import errors, hitbuffer, throttling
 from crm_bridge.models import HitCounter, Submission
 
 from .conftest import BASE, ORIGIN, bridge, enqueued_ids
@@ -42,7 +42,8 @@ def unreachable_cache():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the block ends
     backend = "django.core.cache.backends.redis.RedisCache"
-    return override_settings(CACHES={"default": {"BACKEND": backend, "LOCATION": f"redis://127.0.0.1:{port}"}})
+    unreachable = {"BACKEND": backend, "LOCATION": f"redis://127.0.0.1:{port}"}
+    return override_settings(CACHES={"default": unreachable, "throttle": unreachable})  # the throttle's alias too
 
 
 def test_an_unreachable_cache_fails_open_then_counts_again_by_itself(message, site, guard_clock):
@@ -137,6 +138,7 @@ def test_site_limit_refuses_hits_with_429(post, site):
         codes = [post("hits", {"key": site.public_key, "pkid": 1}, REMOTE_ADDR=f"198.51.100.{i}") for i in range(3)]
     assert [r.status_code for r in codes] == [202, 202, 429]
     assert codes[2]["Retry-After"] == "45"
+    hitbuffer.buffer.flush()
     assert HitCounter.objects.get(site=site, pkid=1).pending == 2
 
 
