@@ -17,5 +17,5 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     """
     if attempt < 1:
         raise ValueError("attempt is 1-based")
-    ceiling = min(bridge_settings.RETRY_MAX_DELAY, bridge_settings.RETRY_BASE_DELAY * 2 ** min(attempt - 1, 62))
+    ceiling = min(bridge_settings.RETRY_MAX_DELAY, bridge_settings.RETRY_BASE_DELAY * 2.0 ** min(attempt - 1, 62))
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)

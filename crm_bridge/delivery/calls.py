@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db import DatabaseError, transaction
 from django.db.models import F
@@ -26,6 +25,7 @@ from ..crm.errors import (
 from ..crm.spec import INT32_MAX
 from ..models import DeliveryAttempt, Submission
 from . import circuit, storable
+from .flows import Call
 
 __all__ = ["MAX_INLINE_WAIT", "NON_IDEMPOTENT", "RateLimited", "make_call", "maybe_sent", "record_attempt"]
 
@@ -95,7 +95,9 @@ def record_attempt(
     return True
 
 
-def make_call(sub: Submission | None, *, site_key: str | None = None, priority: str = "high") -> Callable:
+def make_call(
+    sub: Submission | None, *, site_key: str | None = None, priority: Literal["high", "low"] = "high"
+) -> Call:
     """A ``call(path, params) -> value`` for a flow: waits for a rate token, calls the CRM, records the
     attempt (endpoint, duration, answer or error) and re-raises CRM errors for :func:`deliver` to judge."""
     from ..connection import get_client  # the Django-configured client; imported late to keep startup light
@@ -112,9 +114,9 @@ def make_call(sub: Submission | None, *, site_key: str | None = None, priority: 
             time.sleep(wait)
         # A write the CRM cannot de-duplicate is flagged before it goes out, so that a worker killed mid-send
         # leaves a trace: lease recovery counts such a row as a possible duplicate (outbox.recover_expired_leases).
-        tracked = sub is not None and path in NON_IDEMPOTENT
+        tracked = sub if sub is not None and path in NON_IDEMPOTENT else None  # the row to flag, if any
         if tracked:
-            Submission.objects.filter(pk=sub.pk).update(write_in_flight=True)
+            Submission.objects.filter(pk=tracked.pk).update(write_in_flight=True)
         started, t0 = timezone.now(), time.monotonic()
         try:
             reply = client.request(path, params)
@@ -125,10 +127,10 @@ def make_call(sub: Submission | None, *, site_key: str | None = None, priority: 
                 outcome = Outcome.AUTH if isinstance(err, CRMAuthError) else Outcome.REJECTED
             if tracked:
                 ambiguous = outcome == Outcome.AMBIGUOUS
-                Submission.objects.filter(pk=sub.pk).update(
+                Submission.objects.filter(pk=tracked.pk).update(
                     write_in_flight=False, ambiguous_sends=F("ambiguous_sends") + int(ambiguous)
                 )
-                sub.ambiguous_sends += int(ambiguous)
+                tracked.ambiguous_sends += int(ambiguous)
             record_attempt(
                 sub, path, started, time.monotonic() - t0, outcome,
                 http_status=err.http_status, error_code=err.error_code, error=str(err), reply=err.as_dict(),

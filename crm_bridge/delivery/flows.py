@@ -50,7 +50,7 @@ def deliver_message(sub: Submission, call: Call) -> Verdict:
 # --- leads ------------------------------------------------------------------------------------------------
 
 
-class _LeadFields(dict):
+class _LeadFields(dict[str, str]):
     """Template variables for the site's lead mapping; unknown names render empty rather than failing."""
 
     def __missing__(self, key: str) -> str:

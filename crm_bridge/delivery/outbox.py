@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import signals
@@ -31,7 +32,7 @@ from .circuit import circuit_name
 logger = logging.getLogger("crm_bridge.delivery")
 S = Submission.Status
 
-_FINAL_SIGNALS = {
+_FINAL_SIGNALS: dict[str, Signal] = {  # keyed by str: finish() takes the status as a str
     S.DELIVERED: signals.submission_delivered,
     S.DUPLICATE: signals.submission_duplicate,
     S.FAILED: signals.submission_failed,

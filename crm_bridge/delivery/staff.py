@@ -70,10 +70,10 @@ def resume_site(site: Site, *, enqueue: Callable[[str], bool]) -> int:
 
 def paused_credentials(site: Site) -> list[tuple[str, datetime, str]]:
     """What holds ``site``'s deliveries back: ``(credential, since, reason)`` for its siteKey and the token."""
-    held = []
+    held: list[tuple[str, datetime, str]] = []
     if site.paused_at:
         held.append(("siteKey", site.paused_at, site.paused_reason))
     token = Circuit.objects.filter(name=circuit_name(), token_paused_at__isnull=False).first()
-    if token is not None:
+    if token is not None and token.token_paused_at is not None:  # the filter's guarantee, restated for the checker
         held.append(("token", token.token_paused_at, token.token_paused_reason))
     return held
