@@ -62,7 +62,8 @@ def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The web server and the Celery workers write the outbox at once; SQLite needs WAL, IMMEDIATE
     transactions and a busy timeout for that, or writers fail with "database is locked"."""
-    db = settings.DATABASES.get("default", {})
+    # Any: the plugin types DATABASES from the settings it loaded (tests.settings), not as any site's may be.
+    db: dict[str, Any] = settings.DATABASES.get("default", {})
     if db.get("ENGINE") != "django.db.backends.sqlite3":
         return []
     options = db.get("OPTIONS", {})

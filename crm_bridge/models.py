@@ -256,12 +256,13 @@ class Submission(models.Model):
     @property
     def public_status(self) -> str:
         """The coarse status the widget API shows: queued, delivered, failed or duplicate."""
-        return {
+        shown: dict[str, str] = {
             self.Status.DELIVERED: "delivered",
             self.Status.DUPLICATE: "duplicate",
             self.Status.FAILED: "failed",
             self.Status.CANCELLED: "failed",
-        }.get(self.status, "queued")
+        }
+        return shown.get(self.status, "queued")
 
 
 class DeliveryAttempt(models.Model):
