@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import bridge_settings
 from ..crm.errors import CRMError, CRMParamError
 from ..crm.spec import ENDPOINTS, Endpoint, get_endpoint
+from ..models import Site
 from .common import to_json
 from .forms import ConsoleForm
 
@@ -108,7 +109,7 @@ def _endpoint_groups() -> list[tuple[str, list[Endpoint]]]:
     return [(group, list(items)) for group, items in groupby(ordered, key=lambda e: e.group)]
 
 
-def console_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+def console_view(request: HttpRequest, model_admin: ModelAdmin[Site]) -> HttpResponse:
     """GET: the endpoint picker, and the chosen endpoint's form (``?endpoint=Group/Name``).
     POST: validate the form, call the CRM, show the reply or the error under the form."""
     if not request.user.has_perm(PERMISSION):

@@ -18,13 +18,16 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..models import Circuit, DeliveryAttempt, HitCounter, Site, Submission
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a str or a lazy translation (the statuses' labels)
 
 __all__ = ["DAILY_STATUSES", "DAYS", "ERROR_WINDOW", "QUERIES", "Dashboard", "Day", "dashboard_data", "percentile"]
 
@@ -115,7 +118,7 @@ class Dashboard:
         return self.now - self.oldest_waiting if self.oldest_waiting else None
 
     @property
-    def recent_rows(self) -> list[tuple[str, str, int]]:
+    def recent_rows(self) -> list[tuple[str, StrOrPromise, int]]:
         """``(status, label, count)`` for the last 24 hours, in display order."""
         return [(s.value, s.label, self.recent.get(s.value, 0)) for s in RECENT_STATUSES]
 

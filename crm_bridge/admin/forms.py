@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import re
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..crm.spec import INT32_MAX, INT32_MIN, Endpoint, Param
@@ -40,6 +42,13 @@ __all__ = [
     "validate_lead_mapping",
     "validate_widget_texts",
 ]
+
+if TYPE_CHECKING:  # generic only in django-stubs; Django's own classes take no type parameters at run time
+    _SiteModelForm = forms.ModelForm[Site]
+    _SiteChoiceField = forms.ModelChoiceField[Site]
+else:
+    _SiteModelForm = forms.ModelForm
+    _SiteChoiceField = forms.ModelChoiceField
 
 #: The variables a lead-mapping template may use: the lead's stored fields plus the three that
 #: ``delivery.flows.lead_variables`` derives (``source``: where the visit came from, as text).
@@ -82,6 +91,7 @@ class OriginsField(forms.Field):
     def to_python(self, value: Any) -> list[str]:
         if value in self.empty_values:
             return []
+        items: list[str] | None
         if isinstance(value, list | tuple):
             items = [str(v) for v in value]
         else:
@@ -245,11 +255,11 @@ class WidgetTextsField(SiteJSONField):
 class SecretStateInput(forms.PasswordInput):
     """An always-empty password input, preceded by whether a secret is stored ("•••• set" / "not set")."""
 
-    def __init__(self, *args: Any, is_set: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, render_value=False, **kwargs)
+    def __init__(self, attrs: dict[str, Any] | None = None, *, is_set: bool = False) -> None:
+        super().__init__(attrs, render_value=False)
         self.is_set = is_set
 
-    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         # `value` is ignored on purpose: nothing typed or stored is ever written back into the page.
         state = _("•••• set") if self.is_set else _("not set")
         css = "crm-secret-state crm-secret-set" if self.is_set else "crm-secret-state crm-secret-unset"
@@ -261,7 +271,7 @@ class SecretStateInput(forms.PasswordInput):
         )
 
 
-class SiteAdminForm(forms.ModelForm):
+class SiteAdminForm(_SiteModelForm):
     """Edits a :class:`Site`. The stored ``site_key`` is not a field of this form (so it can never be rendered
     back); ``new_site_key`` replaces it when filled and is required only when there is none yet."""
 
@@ -347,12 +357,15 @@ class SiteAdminForm(forms.ModelForm):
         return {**(self.instance.features or {}), **{name: name in chosen for name, _label in FEATURE_CHOICES}}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # ModelForm's returns cleaned_data (typed Optional: a plain Form's clean() may not)
+        cleaned = self.cleaned_data
         # The safety net of the module's blank-input contract, for a field added later without its own rule.
         for name, value in list(cleaned.items()):
             try:
                 model_field = Site._meta.get_field(name)
             except FieldDoesNotExist:
+                continue
+            if not isinstance(model_field, models.Field):  # a reverse relation or generic key: no column here
                 continue
             if value is None and not model_field.null:
                 self.add_error(name, _("This field cannot be empty."))
@@ -362,13 +375,13 @@ class SiteAdminForm(forms.ModelForm):
         # Set the key before model validation so a new Site is validated with its key in place.
         if self.cleaned_data.get("new_site_key"):
             self.instance.site_key = self.cleaned_data["new_site_key"]
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django's model-validation hook; django-stubs omits it
 
 
 # --- API console -----------------------------------------------------------------------------------------
 
 
-class SiteChoiceField(forms.ModelChoiceField):
+class SiteChoiceField(_SiteChoiceField):
     """Sites by name and public key (names need not be unique); the siteKey is read server-side."""
 
     def label_from_instance(self, obj: Site) -> str:

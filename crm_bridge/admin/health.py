@@ -7,7 +7,7 @@ instead of after the probe wait.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -21,8 +21,13 @@ from .common import badge
 
 __all__ = ["CircuitAdmin", "HitCounterAdmin"]
 
+if TYPE_CHECKING:  # generic only in django-stubs; Django's class takes no type parameters at run time
+    _ModelAdmin = admin.ModelAdmin[Any]  # Any: the base serves two models
+else:
+    _ModelAdmin = admin.ModelAdmin
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+
+class _ReadOnlyAdmin(_ModelAdmin):
     """No add, no delete; object pages are view-only. Model-level "change" is kept for actions."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -47,7 +52,7 @@ class HitCounterAdmin(_ReadOnlyAdmin):
     list_select_related = ("site",)
     search_fields = ("=pkid",)
     ordering = ("site__name", "pkid")
-    actions: list = []
+    actions: list[str] = []
 
     @admin.display(description=_("last error"))
     def short_error(self, counter: HitCounter) -> str:
@@ -70,7 +75,7 @@ class CircuitAdmin(_ReadOnlyAdmin):
         return Truncator(circuit.last_error).chars(80) or "—"
 
     @admin.action(description=_("Reset to closed (call the CRM again now)"), permissions=["change"])
-    def reset_closed(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reset_closed(self, request: HttpRequest, queryset: QuerySet[Circuit]) -> None:
         n = queryset.exclude(state=Circuit.State.CLOSED, failures=0).update(
             state=Circuit.State.CLOSED, failures=0, opened_at=None, retry_at=None
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -9,9 +11,14 @@ from ..models import PrivacyAuditLog
 
 __all__ = ["PrivacyAuditLogAdmin"]
 
+if TYPE_CHECKING:  # generic only in django-stubs; Django's class takes no type parameters at run time
+    _ModelAdmin = admin.ModelAdmin[PrivacyAuditLog]
+else:
+    _ModelAdmin = admin.ModelAdmin
+
 
 @admin.register(PrivacyAuditLog)
-class PrivacyAuditLogAdmin(admin.ModelAdmin):
+class PrivacyAuditLogAdmin(_ModelAdmin):
     list_display = ("at", "action", "actor", "via", "matched_by", "rows", "detail")
     list_filter = ("action", "via")
     date_hierarchy = "at"

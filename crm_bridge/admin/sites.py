@@ -7,7 +7,7 @@ change messages in the history name the field, never its value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.templatetags.static import static
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -28,6 +28,11 @@ from .common import enqueue_on_commit
 from .forms import FEATURE_CHOICES, SiteAdminForm
 
 __all__ = ["SiteAdmin", "embed_snippet"]
+
+if TYPE_CHECKING:  # generic only in django-stubs; Django's class takes no type parameters at run time
+    _ModelAdmin = admin.ModelAdmin[Site]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
 
 def embed_snippet(request: HttpRequest, site: Site) -> str:
@@ -58,7 +63,7 @@ class PausedFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("yes", _("paused")), ("no", _("running"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Site]) -> QuerySet[Site]:
         if self.value() == "yes":
             return queryset.filter(paused_at__isnull=False)
         if self.value() == "no":
@@ -67,7 +72,7 @@ class PausedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(_ModelAdmin):
     form = SiteAdminForm
     list_display = ("name", "deliveries", "is_active", "public_key", "origins", "enabled_features")
     list_filter = ("is_active", PausedFilter)
@@ -136,7 +141,7 @@ class SiteAdmin(admin.ModelAdmin):
     # --- resuming ---------------------------------------------------------------------------------------
 
     @admin.action(description=_("Resume deliveries of the selected sites"), permissions=["change"])
-    def resume_deliveries(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def resume_deliveries(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
         paused = [site for site in queryset if delivery.paused_credentials(site)]
         queued = sum(delivery.resume_site(site, enqueue=enqueue_on_commit) for site in paused)
         self.message_user(
@@ -182,7 +187,7 @@ class SiteAdmin(admin.ModelAdmin):
 
         return console_view(request, self)
 
-    def get_urls(self) -> list:
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path("console/", self.admin_site.admin_view(self.console_view), name="crm_bridge_console"),
             path(
@@ -194,7 +199,7 @@ class SiteAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         site = self.get_object(request, object_id)

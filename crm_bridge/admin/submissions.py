@@ -21,7 +21,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -31,7 +31,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +46,13 @@ from .export import export_view as export_changelist
 __all__ = ["DeliveryAttemptInline", "SubmissionAdmin", "search_q"]
 
 S = Submission.Status
+
+if TYPE_CHECKING:  # generic only in django-stubs; Django's classes take no type parameters at run time
+    _ModelAdmin = admin.ModelAdmin[Submission]
+    _AttemptInline = admin.TabularInline[DeliveryAttempt, Submission]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _AttemptInline = admin.TabularInline
 
 #: Payload keys the admin search looks in (messages: content, contact; leads: the rest).
 SEARCH_KEYS = ("name", "tel", "tel_e164", "company", "email", "content", "contact", "message")
@@ -84,7 +91,7 @@ class AmbiguousFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("yes", _("ambiguous send (no answer after sending)"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Submission]) -> QuerySet[Submission]:
         if self.value() == "yes":
             return queryset.filter(ambiguous_sends__gt=0)
         return queryset
@@ -115,7 +122,7 @@ class UTMSourceFilter(admin.SimpleListFilter):
         choices: list[tuple[str, Any]] = [(str(v), str(v)) for v in values if v not in (None, "")]
         return [*choices, ("-", _("none"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Submission]) -> QuerySet[Submission]:
         value = self.value()
         if value == "-":
             return queryset.exclude(source__has_key="utm_source")
@@ -133,7 +140,7 @@ class ClickIdFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("any", _("any click id")), *CLICK_IDS.items(), ("none", _("none"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Submission]) -> QuerySet[Submission]:
         value = self.value()
         if value == "any":
             return queryset.filter(source__has_any_keys=list(CLICK_IDS))
@@ -144,7 +151,7 @@ class ClickIdFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(_AttemptInline):
     """Every CRM call made for the submission, oldest first, with the CRM's answer. Read-only."""
 
     model = DeliveryAttempt
@@ -204,7 +211,7 @@ def _summary(sub: Submission) -> str:
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(_ModelAdmin):
     list_display = ("created_at", "status_badge", "kind", "site", "summary", "attempts_column", "next_attempt")
     list_display_links = ("created_at", "summary")
     list_filter = (
@@ -295,7 +302,9 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     # --- search -----------------------------------------------------------------------------------------
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Submission], search_term: str
+    ) -> tuple[QuerySet[Submission], bool]:
         """Every word must match (as in Django's own search); a whole phone number counts as one word."""
         term = search_term.strip()
         if not term:
@@ -328,7 +337,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         self.message_user(request, text, messages.SUCCESS if changed else messages.WARNING)
 
     @admin.action(description=_("Retry now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         enqueue = CountingEnqueue()
         delivery.retry_now(ids, enqueue=enqueue)
@@ -339,14 +348,14 @@ class SubmissionAdmin(admin.ModelAdmin):
                      str(_("only queued or failed submissions can be retried.")))  # fmt: skip
 
     @admin.action(description=_("Cancel (never send)"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         n = delivery.cancel(ids)
         self._report(request, n, len(ids), str(_("cancelled")),
                      str(_("only queued, failed or held-as-spam submissions can be cancelled.")))  # fmt: skip
 
     @admin.action(description=_("Release from spam and deliver"), permissions=["change"])
-    def release_spam(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def release_spam(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         n = delivery.release_spam(ids, enqueue=enqueue_on_commit)
         self._report(request, n, len(ids), str(_("released from spam and queued")),
@@ -355,7 +364,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     # --- data-subject requests -------------------------------------------------------------------------
 
     @admin.action(description=_("Export selected as JSON (data-subject request)"), permissions=["change"])
-    def export_json(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    def export_json(self, request: HttpRequest, queryset: QuerySet[Submission]) -> HttpResponse:
         rows = list(queryset.select_related("site").order_by("created_at"))
         privacy_requests.audit(PrivacyAuditLog.Action.EXPORT, actor=request.user.get_username(), via="admin",
                                matched_by="selection", rows=len(rows))  # fmt: skip
@@ -365,7 +374,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description=_("Erase selected (data-subject request)"), permissions=["change"])
-    def erase(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def erase(self, request: HttpRequest, queryset: QuerySet[Submission]) -> HttpResponse | None:
         """A confirmation page first (what is erased, and that the CRM's copy is not); then redact."""
         if request.POST.get("confirm") != "yes":
             rows = list(queryset.order_by("created_at"))
@@ -416,7 +425,8 @@ class SubmissionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         sub = get_object_or_404(Submission, pk=object_id)
-        action: Callable = getattr(self, self.BUTTONS[button][2])
+        action: Callable[[HttpRequest, QuerySet[Submission]], HttpResponse | None]  # one of the admin actions
+        action = getattr(self, self.BUTTONS[button][2])
         action(request, Submission.objects.filter(pk=sub.pk))
         return HttpResponseRedirect(reverse("admin:crm_bridge_submission_change", args=[sub.pk]))
 
@@ -424,7 +434,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         """The changelist as filtered and searched now, as CSV or XLSX (:mod:`.export`; view permission)."""
         return export_changelist(self, request, fmt)
 
-    def get_urls(self) -> list:
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "export/<str:fmt>/",
@@ -440,7 +450,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         sub = self.get_object(request, object_id)
