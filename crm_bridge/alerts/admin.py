@@ -8,7 +8,7 @@ value is stored, and the history names the changed field, never its value.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -32,8 +32,21 @@ __all__ = ["AlertAdmin", "AlertDestinationForm", "AlertDestinationInline"]
 
 Kind = AlertDestination.Kind
 
+if TYPE_CHECKING:  # generic only in django-stubs; Django's classes take no type parameters at run time
+    from ..models import Site
 
-class AlertDestinationForm(forms.ModelForm):
+    _DestinationModelForm = forms.ModelForm[AlertDestination]
+    _DestinationFormSet = BaseInlineFormSet[AlertDestination, Site, forms.ModelForm[AlertDestination]]
+    _DestinationInline = admin.StackedInline[AlertDestination, Site]
+    _ModelAdmin = admin.ModelAdmin[Alert]
+else:
+    _DestinationModelForm = forms.ModelForm
+    _DestinationFormSet = BaseInlineFormSet
+    _DestinationInline = admin.StackedInline
+    _ModelAdmin = admin.ModelAdmin
+
+
+class AlertDestinationForm(_DestinationModelForm):
     """A destination; ``new_webhook_url`` / ``new_secret`` replace the stored ones when filled (empty: keep)."""
 
     new_webhook_url = forms.CharField(
@@ -73,7 +86,8 @@ class AlertDestinationForm(forms.ModelForm):
         return url
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # ModelForm's returns cleaned_data (typed Optional: a plain Form's clean() may not)
+        data = self.cleaned_data
         kind = data.get("kind")
         if kind == Kind.EMAIL:
             addresses = AlertDestination(recipients=data.get("recipients", "")).recipient_list()
@@ -95,10 +109,10 @@ class AlertDestinationForm(forms.ModelForm):
             self.instance.secret = ""
         elif self.cleaned_data.get("new_secret"):
             self.instance.secret = self.cleaned_data["new_secret"].strip()
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django's model-validation hook; django-stubs omits it
 
 
-class KeepWhenAbsentFormSet(BaseInlineFormSet):
+class KeepWhenAbsentFormSet(_DestinationFormSet):
     """A Site POST without this inline's management form (a script, a form saved from a page cached before alerts
     existed) leaves the destinations as they are, instead of failing the whole Site form."""
 
@@ -110,7 +124,7 @@ class KeepWhenAbsentFormSet(BaseInlineFormSet):
         super().__init__(data, files, *args, **kwargs)
 
 
-class AlertDestinationInline(admin.StackedInline):
+class AlertDestinationInline(_DestinationInline):
     model = AlertDestination
     form = AlertDestinationForm
     formset = KeepWhenAbsentFormSet
@@ -133,12 +147,12 @@ class DestinationKindFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return list(Kind.choices)
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
         return queryset.filter(destination__kind=self.value()) if self.value() else queryset
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(_ModelAdmin):
     """Read-only; staff can only retry failed alerts."""
 
     list_display = ("created_at", "status_badge", "kind", "destination", "title", "attempts", "sent_at")
@@ -168,7 +182,7 @@ class AlertAdmin(admin.ModelAdmin):
         return badge(colour_key, alert.get_status_display())
 
     @admin.action(description=_("Retry the selected failed alerts"), permissions=["change"])
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         ids = list(queryset.filter(status=Alert.Status.FAILED).values_list("pk", flat=True))
         n = delivery.retry(ids)
         transaction.on_commit(partial(enqueue_alerts, ids))

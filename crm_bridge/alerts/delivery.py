@@ -204,6 +204,8 @@ def detect_alarms(now: datetime | None = None) -> int:
     written = 0
     with translation.override(settings.LANGUAGE_CODE):
         for site in Site.objects.filter(paused_at__isnull=False):
+            if site.paused_at is None:  # excluded by the filter; narrows the type for the checker
+                continue
             reason = describe_pause("siteKey", site.paused_reason[:300])
             text = _("Deliveries to the CRM are paused: %(reason)s") % {"reason": reason}
             link = admin_url("admin:crm_bridge_site_change", site.pk)
@@ -214,6 +216,8 @@ def detect_alarms(now: datetime | None = None) -> int:
         cutoff = now - timedelta(minutes=minutes)
         open_states = (Circuit.State.OPEN, Circuit.State.HALF_OPEN)
         for circuit in Circuit.objects.filter(state__in=open_states, opened_at__lte=cutoff):
+            if circuit.opened_at is None:  # excluded by the filter (NULL is never <= cutoff); narrows the type
+                continue
             since = timezone.localtime(circuit.opened_at).strftime("%Y-%m-%d %H:%M")
             text = _("The CRM has not been reachable since %(since)s; submissions wait in the outbox.") % {
                 "since": since
