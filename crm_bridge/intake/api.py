@@ -45,6 +45,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from ..conf import bridge_settings
@@ -145,7 +146,7 @@ class WidgetAPIView(APIView):
         with translation.override(translation.get_language_from_request(request)):
             return super().dispatch(request, *args, **kwargs)
 
-    def get_throttles(self) -> list[IPRateThrottle]:
+    def get_throttles(self) -> list[BaseThrottle]:
         return [IPRateThrottle(self.throttle_group)]
 
     def get_exception_handler(self) -> Any:
@@ -155,14 +156,15 @@ class WidgetAPIView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # content negotiation, then the per-IP throttle
-        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
-            raise exceptions.MethodNotAllowed(request.method)  # 405 + Allow before any body checks below
+        method = request.method or ""  # None only for a request built by hand, never one a server parsed
+        if method.lower() not in self.http_method_names or not hasattr(self, method.lower()):
+            raise exceptions.MethodNotAllowed(method)  # 405 + Allow before any body checks below
         if request.method == "POST":
             media_type, _ = parse_header_parameters(request.content_type or "")
             if media_type.lower() not in self.write_media_types:
                 raise exceptions.UnsupportedMediaType(media_type or "(none)")
 
-    def finalize_response(self, request: HttpRequest, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         # The answer depends on Origin (403 or not) even where corsheaders adds no header.
         patch_vary_headers(response, ("Origin",))
@@ -281,7 +283,7 @@ class _SubmissionView(WidgetAPIView):
             )
         return self.answer(answer)
 
-    def spam_reason(self, request: Request, site: Site, data: dict[str, Any]) -> str:
+    def spam_reason(self, request: HttpRequest, site: Site, data: dict[str, Any]) -> str:
         """``site_rate`` when the site is over its rate, ``too_fast`` for a form sent too soon, else ``""``.
 
         Over the site's rate a submission is still stored (a real visitor in a flood loses nothing) but held,
@@ -355,7 +357,7 @@ class HitsView(WidgetAPIView):
         # Hits are only counts: over the site's rate they are refused, not held.
         site_throttle = SiteRateThrottle(self.throttle_group, site.pk)
         if not site_throttle.allow_request(request, self):
-            self.throttled(request, site_throttle.wait())
+            self.throttled(request, site_throttle.wait() or 1)  # a number after a refusal; `or 1` narrows the type
         with self.key_reuse_is_422():
             return self.answer(store.add_hits(site, serializer.counts(), idempotency=idem))
 
@@ -425,7 +427,7 @@ class WidgetSchemaView(SpectacularAPIView):
         "ENFORCE_NON_BLANK_FIELDS": True,  # required text is minLength 1, as the serializers enforce
     }
 
-    def get_throttles(self) -> list[IPRateThrottle]:
+    def get_throttles(self) -> list[BaseThrottle]:
         return [IPRateThrottle("read")]
 
     def get_exception_handler(self) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -132,6 +133,8 @@ def _posted_source(value: str) -> dict[str, Any] | None:
 
 
 def _fill_ms(token: str | None) -> int | None:
+    if token is None:
+        return None  # no hidden `started` field: as for an API call without fill_ms
     try:
         started = float(signing.loads(token, salt=_STARTED_SALT, max_age=24 * 3600))
     except (signing.BadSignature, TypeError, ValueError):
@@ -179,7 +182,9 @@ def form_view(request: HttpRequest, kind: str) -> HttpResponse:
 
     view = _VIEWS[kind]()
     body: dict[str, Any] = {"key": site.public_key, "page_url": page_url, "fill_ms": _fill_ms(data.get("started"))}
-    names = [name for name in view.serializer_class().fields if name not in ("key", "page_url", "fill_ms")]
+    # Mapping: iterated for its names (drf-stubs types BindingDict's own iteration as yielding the fields).
+    declared: Mapping[str, object] = view.serializer_class().fields
+    names = [name for name in declared if name not in ("key", "page_url", "fill_ms")]
     body.update({name: data[name] for name in names if name in data and name not in (HONEYPOT_FIELD, "source")})
     source = _posted_source(data.get("source", ""))
     if source is not None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.utils.http import parse_header_parameters
@@ -40,7 +40,7 @@ class JSONBodyParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = bridge_settings.MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {})
@@ -75,6 +75,7 @@ class JSONOnlyNegotiation(DefaultContentNegotiation):
     """Always answer JSON, whatever ``Accept`` says: a contract's answers do not change shape per client."""
 
     def select_renderer(
-        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        first = next(iter(renderers))  # the view's renderer_classes, JSON first
+        return first, first.media_type

@@ -52,6 +52,9 @@ __all__ = [
     "widget_config",
 ]
 
+#: DRF's serializers are generic in the instance they represent; ours validate and describe plain dicts.
+_DictSerializer = serializers.Serializer[dict[str, Any]]
+
 #: The field the widget renders invisibly; a person leaves it empty, a form-filling bot does not.
 HONEYPOT_FIELD = "website"
 
@@ -133,7 +136,7 @@ class SourceURLField(SourceText):
         return value
 
 
-class SourceSerializer(serializers.Serializer):
+class SourceSerializer(_DictSerializer):
     """Where the visit came from: its first page, the referrer, and the campaign parameters of that first page.
 
     All keys are optional; unknown keys are ignored. See the module docstring for what is refused and dropped.
@@ -167,7 +170,7 @@ CONSENT_REQUIRED = _("Please agree to the privacy notice to send this.")
 VERSION_STALE = _("The privacy notice has changed; please reload the page and read it again.")
 
 
-class _WriteSerializer(serializers.Serializer):
+class _WriteSerializer(_DictSerializer):
     """Fields every write carries besides its own: the site's public key, bot signals, consent and source."""
 
     key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
@@ -217,7 +220,8 @@ class _WriteSerializer(serializers.Serializer):
             "page_url": page_url or d.get("page_url", ""),
         }
 
-    source = SourceSerializer(required=False, help_text="Where the visit came from (first touch).")
+    # The metaclass moves a declared field into _declared_fields, so it never shadows Field.source at run time.
+    source = SourceSerializer(required=False, help_text="Where the visit came from (first touch).")  # type: ignore[assignment]
 
     def source_data(self) -> dict[str, str]:
         """What ``Submission.source`` stores: the validated ``source``'s non-empty values."""
@@ -269,20 +273,21 @@ class LeadSerializer(_WriteSerializer):
         }
 
 
-class HitSerializer(serializers.Serializer):
+class HitSerializer(_DictSerializer):
     """One catalogue item's page views."""
 
     pkid = serializers.IntegerField(min_value=1, max_value=INT32_MAX, help_text="The CRM's id of the item.")
     count = serializers.IntegerField(min_value=1, max_value=100, default=1)
 
 
-class HitsSerializer(serializers.Serializer):
+class HitsSerializer(_DictSerializer):
     """``POST widget/v1/hits``: ``pkid`` + ``count``, or ``hits: [{pkid, count}, ...]`` (at most 50 items)."""
 
     key = serializers.CharField(max_length=40, help_text="The site's public key (data-crm-key).")
     pkid = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False)
     count = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    hits = HitSerializer(many=True, required=False, max_length=50, min_length=1)
+    # many=True makes DRF build a ListSerializer, which takes the length bounds; the stubs type the child's __init__.
+    hits = HitSerializer(many=True, required=False, max_length=50, min_length=1)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "hits" in attrs:
@@ -305,16 +310,16 @@ class HitsSerializer(serializers.Serializer):
 # --- answers (documentation for the schema; the views build plain dicts) -------------------------------------
 
 
-class AcceptedSerializer(serializers.Serializer):
+class AcceptedSerializer(_DictSerializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "delivered", "failed", "duplicate"])
 
 
-class HitsAcceptedSerializer(serializers.Serializer):
+class HitsAcceptedSerializer(_DictSerializer):
     accepted = serializers.IntegerField(help_text="Page views added.")
 
 
-class DetailSerializer(serializers.Serializer):
+class DetailSerializer(_DictSerializer):
     detail = serializers.CharField()
 
 
@@ -365,11 +370,11 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def _form_fields(serializer_class: type[serializers.Serializer]) -> list[dict[str, Any]]:
+def _form_fields(serializer_class: type[_DictSerializer]) -> list[dict[str, Any]]:
     # Built from the serializer itself so the widget's limits can never drift from the server's.
     fields = []
     for name, field in serializer_class().fields.items():
-        if name not in _LABELS:
+        if name not in _LABELS or not isinstance(field, serializers.CharField):  # labelled fields are all text
             continue
         fields.append(
             {

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 
 from django.core.cache import caches
-from rest_framework.request import Request
+from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
 from ..conf import bridge_settings
@@ -59,7 +59,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
         raise ValueError(f"Invalid throttle rate {rate!r}: expected e.g. '30/min'") from err
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HttpRequest) -> str:
     """The client's address, trusting exactly ``NUM_PROXIES`` reverse proxies (DRF's ``get_ident`` rule).
 
     With ``NUM_PROXIES = 0`` (the default) ``X-Forwarded-For`` is ignored: anyone can send it. With ``N > 0``
@@ -114,10 +114,10 @@ class _FixedWindowThrottle(BaseThrottle):
         self.group = group
         self._wait: float | None = None
 
-    def get_ident_key(self, request: Request, view: object) -> str:  # pragma: no cover - abstract
+    def get_ident_key(self, request: HttpRequest, view: object) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def allow_request(self, request: Request, view: object) -> bool:
+    def allow_request(self, request: HttpRequest, view: object) -> bool:
         """True when this request is within the limit (and counts it); False when it is over. True, counting
         nothing, while the cache is unreachable (fail open).
 
@@ -150,7 +150,7 @@ class IPRateThrottle(_FixedWindowThrottle):
 
     rate_name = "ip"
 
-    def get_ident_key(self, request: Request, view: object) -> str:
+    def get_ident_key(self, request: HttpRequest, view: object) -> str:
         return client_ip(request)
 
 
@@ -167,5 +167,5 @@ class SiteRateThrottle(_FixedWindowThrottle):
         super().__init__(group)
         self.site_id = site_id
 
-    def get_ident_key(self, request: Request, view: object) -> str:
+    def get_ident_key(self, request: HttpRequest, view: object) -> str:
         return str(self.site_id)
