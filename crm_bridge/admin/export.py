@@ -140,7 +140,7 @@ def to_xlsx(rows: Iterable[list[Any]]) -> tuple[bytes, int]:
     times are local and without a zone (Excel has none); characters XML cannot carry become U+FFFD."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
@@ -148,7 +148,7 @@ def to_xlsx(rows: Iterable[list[Any]]) -> tuple[bytes, int]:
     ws.freeze_panes = "A2"
     bold = Font(bold=True)
 
-    def header(name: str) -> WriteOnlyCell:
+    def header(name: str) -> Cell:  # WriteOnlyCell is a function making a Cell
         cell = WriteOnlyCell(ws, value=name)
         cell.font = bold
         return cell
@@ -190,7 +190,7 @@ def describe_filters(changelist: Any) -> str:
     return "; ".join(parts) or "all rows"
 
 
-def export_view(model_admin: ModelAdmin, request: HttpRequest, fmt: str) -> HttpResponse:
+def export_view(model_admin: ModelAdmin[Submission], request: HttpRequest, fmt: str) -> HttpResponse:
     """The export of ``model_admin``'s changelist as ``request.GET`` filters it (see the module's contracts)."""
     if fmt not in FORMATS:
         raise Http404("unknown export format")
