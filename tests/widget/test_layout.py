@@ -129,3 +129,20 @@ def test_the_django_page_carries_the_config_and_the_embed_preloads_it(api, demo,
     page.wait_for_function(LEAD_FORM_IN)
     assert asked == [f"{api}/crm/widget/v1/config?key={demo.public_key}"]  # the preload, which the widget used
     assert not [line for line in page.console_lines if "preload" in line], page.console_lines
+
+
+def test_a_script_in_head_starts_at_once_and_mounts_once_there_is_a_body(api, site, host_server, new_page):
+    """The snippet may sit in <head> (the earlier the config request starts, the better): the loader starts as
+    soon as it runs and puts the button and the forms in once the body is there."""
+    script = f'<script src="{api}/static/crm_bridge/widget.js" data-crm-key="{site.public_key}" async></script>'
+    page_src = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'{script}</head><body><h1>示例科技</h1><div id="lead" data-crm-form="lead"></div></body></html>'
+    )
+    page = new_page()
+    asked = config_requests(page)
+    page.goto(host_server.serve("/in-head", page_src))
+    assert wait_event(page, "ready")[0]["detail"]["lang"] == "zh-CN"
+    page.wait_for_function(LEAD_FORM_IN)
+    assert page.locator("crm-widget button.open").is_visible()
+    assert len(asked) == 1
