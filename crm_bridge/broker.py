@@ -17,6 +17,7 @@ neither the tasks nor delivery: data flows intake → models ← delivery ← ta
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import queue
@@ -97,7 +98,8 @@ class BackgroundPublisher:
             func(*args)
             return
         try:
-            q.put_nowait((func, args))
+            # Run in the caller's context (contextvars), so the publish's log lines keep the request's id.
+            q.put_nowait((contextvars.copy_context().run, (func, *args)))
         except queue.Full:
             func(*args)  # back-pressure: this request pays for its own publish, memory stays bounded
 

@@ -8,6 +8,7 @@ change messages in the history name the field, never its value.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -36,20 +37,26 @@ else:
 
 
 def embed_snippet(request: HttpRequest, site: Site) -> str:
-    """The ``<script>`` tag a page needs to show this site's widget (public key only).
+    """The tags a page needs to show this site's widget (public key only).
 
     ``data-crm-api`` points the widget at this server's widget API when the integrator mounted
     ``crm_bridge.urls``: the script is served from the static files, whose URL says nothing about where the API is.
+    With it comes a ``<link rel="preload">`` of the widget's config, byte for byte the URL the widget asks for, so
+    the request runs alongside the script's download instead of after it (one round trip less before the button
+    shows; ``crossorigin`` because the widget fetches it in CORS mode without credentials).
     """
     src = request.build_absolute_uri(static("crm_bridge/widget.js"))
     attrs = [f'src="{src}"', f'data-crm-key="{site.public_key}"']
+    preload = ""
     try:
         config_url = reverse("crm_bridge:widget-config")
     except NoReverseMatch:
         config_url = None
     if config_url and config_url.endswith("widget/v1/config"):
         attrs.append(f'data-crm-api="{request.build_absolute_uri(config_url.removesuffix("widget/v1/config"))}"')
-    return f"<script {' '.join(attrs)} async></script>"
+        config = request.build_absolute_uri(f"{config_url}?{urlencode({'key': site.public_key})}")
+        preload = f'<link rel="preload" href="{config}" as="fetch" crossorigin>\n'
+    return f"{preload}<script {' '.join(attrs)} async></script>"
 
 
 #: The features' short names for the list column (the form's choices are sentences), in the staff's language.

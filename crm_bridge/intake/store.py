@@ -100,6 +100,8 @@ def submit(
             # A partial (not a lambda) so tests can see which callback is the hand-off and for which row.
             transaction.on_commit(partial(broker.enqueue_delivery_soon, str(sub.id)))
         transaction.on_commit(partial(announce, sub))
+        # By id only (never a field of the payload): with JSON logs on, this line ties the request id to the row.
+        logger.debug("stored %s %s as %s", kind, sub.id, status)
         return Answer(202, {"id": str(sub.id), "status": "queued"})
 
     return once(site, idempotency, work)

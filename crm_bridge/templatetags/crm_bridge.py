@@ -10,9 +10,12 @@
 Options: ``key="pk_…"`` (default: the only active site), ``lang="en"`` (default: the browser's, for the widget;
 Django's active language for the plain form), ``button=False`` (no floating button).
 
-The script is rendered once per request, whatever the number of tags; it carries ``data-crm-api`` as an absolute
-URL (so a ``STATIC_URL`` on a CDN still reaches this site's API) and the request's CSP nonce when there is one
-(``request.csp_nonce``, as django-csp sets it, or ``csp_nonce`` in the context). The plain forms post to this
+The script is rendered once per request, whatever the number of tags, after the site's widget config as a
+``<script type="application/json">`` data block (so the widget makes no config request); it carries
+``data-crm-api`` as an absolute URL (so a ``STATIC_URL`` on a CDN still reaches this site's API) and the
+request's CSP nonce when there is one (``request.csp_nonce``, as django-csp sets it, or ``csp_nonce`` in the
+context). The inline form's ``<div>`` keeps its height when the widget replaces the plain form in it, so the
+page does not move (give it a ``min-height`` in your CSS, README "The widget"). The plain forms post to this
 site (``crm_bridge:fallback-form``) with a CSRF token; they need ``request`` in the context. Without a usable site
 the tag renders an HTML comment that says why, never an error page.
 """
@@ -26,10 +29,11 @@ from django import template
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 
 from ..intake.fallback import active_site, fallback_context
+from ..intake.serializers import widget_config
 from ..models import Site
 
 register = template.Library()
@@ -58,7 +62,11 @@ def _script(context: template.Context, site: Site, lang: str | None, button: boo
         api, src = request.build_absolute_uri(api), request.build_absolute_uri(src)
     nonce = getattr(request, "csp_nonce", None) or context.get("csp_nonce")
     return format_html(
-        '<script src="{}" data-crm-key="{}" data-crm-api="{}"{}{}{} async></script>',
+        '{}<script src="{}" data-crm-key="{}" data-crm-api="{}"{}{}{} async></script>',
+        # The site's widget config carried in the page (what GET widget/v1/config would answer), so the widget
+        # is ready as soon as its script runs, without a round trip of its own. A data block: never executed,
+        # so a strict CSP needs no nonce for it; json_script escapes <, > and & against breaking out of it.
+        json_script(widget_config(site), f"crm-config-{site.public_key}"),
         src,
         site.public_key,
         api,

@@ -99,6 +99,8 @@ def test_change_page_masks_the_key_and_shows_the_embed_snippet(admin_client, sit
         'aria-describedby="id_new_site_key_helptext" id="id_new_site_key">'
     ) in body
     snippet = (
+        f'<link rel="preload" href="http://testserver/crm/widget/v1/config?key={site.public_key}" as="fetch" '
+        "crossorigin>\n"
         f'<script src="http://testserver/static/crm_bridge/widget.js" data-crm-key="{site.public_key}" '
         'data-crm-api="http://testserver/crm/" async></script>'
     )

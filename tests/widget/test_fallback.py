@@ -3,6 +3,7 @@ API's validation and outbox, a thank-you page; posted twice, stored once."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -11,8 +12,10 @@ from django.core import signing
 from django.core.cache import cache
 from django.template import Context, Template
 from django.test import Client, RequestFactory
+from django.utils.html import json_script
 
 from config.management.commands.demo import DEMO_SITE_NAME
+from crm_bridge.intake.serializers import widget_config
 from crm_bridge.models import Site, Submission
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +175,8 @@ def render(source: str, request=None, **context) -> str:
 
 def test_tag_options(site):
     out = render('{% crm_widget lang="en" button=False %}{% crm_widget "message" lang="en" %}')
-    assert out.count("<script ") == 1
+    assert out.count("<script src=") == 1
+    assert out.count(f'<script id="crm-config-{site.public_key}" type="application/json">') == 1
     assert 'data-crm-lang="en" data-crm-button="off" async' in out
     assert '<div data-crm-form="message" data-crm-lang="en"><form' in out and "Leave us a message" in out
     request = RequestFactory().get("/page")
@@ -189,10 +193,25 @@ def test_tag_without_a_usable_site_renders_a_comment(site):
 
 def test_tag_without_a_request_renders_only_the_script(site):
     out = Template('{% load crm_bridge %}{% crm_widget "lead" %}').render(Context({}))
+    config = json_script(widget_config(site), f"crm-config-{site.public_key}")
     assert out == (
-        '<div data-crm-form="lead"></div><script src="/static/crm_bridge/widget.js" '
+        f'<div data-crm-form="lead"></div>{config}<script src="/static/crm_bridge/widget.js" '
         f'data-crm-key="{site.public_key}" data-crm-api="/crm/" async></script>'
     )
+
+
+def test_the_tag_carries_the_config_the_api_answers(site):
+    """The data block is what GET widget/v1/config answers, escaped so that no text in it can end the block."""
+    site.privacy_notice_zh = "</script><script>alert(1)</script> & 隐私"
+    site.save()
+    out = render("{% crm_widget %}")
+    block = re.search(r'<script id="crm-config-([^"]+)" type="application/json">(.*?)</script>', out, re.S)
+    assert block and block.group(1) == site.public_key
+    assert "<script>alert" not in block.group(2) and "\\u003C/script\\u003E" in block.group(2)
+    api = Client().get("/crm/widget/v1/config", {"key": site.public_key})
+    assert api.status_code == 200
+    assert json.loads(block.group(2)) == api.json()
+    assert site.site_key not in out
 
 
 def test_the_plain_form_shows_the_notice_and_needs_the_box_ticked(site, browser_client):

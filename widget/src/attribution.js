@@ -74,11 +74,16 @@ export function firstTouch(storage, href, referrer) {
 }
 
 let visit = {};
-try {
-  // Reading window.sessionStorage itself throws where storage is blocked: inside the try.
-  visit = firstTouch(window.sessionStorage, location.href, document.referrer);
-} catch {
-  visit = touch(location.href, document.referrer);
+/** Record this page's touch (or read the tab's first one); called by the loader once the config request is
+ * on its way, not at module load: a fresh tab's first sessionStorage access is a synchronous trip to the
+ * browser process (5-25 ms measured), which would hold up that request. */
+export function remember() {
+  try {
+    // Reading window.sessionStorage itself throws where storage is blocked: inside the try.
+    visit = firstTouch(window.sessionStorage, location.href, document.referrer);
+  } catch {
+    visit = touch(location.href, document.referrer);
+  }
 }
 
 /** The `source` object for a write (a copy), or undefined when there is nothing to tell. */

@@ -20,6 +20,5 @@ import { shared } from "./public-api.js";
 const me = doc.currentScript || doc.querySelector("script[data-crm-key]");
 if (me && !shared.seen.has(me)) {
   shared.seen.add(me);
-  if (doc.body) startLoader(me);
-  else addEventListener("DOMContentLoaded", () => startLoader(me));
+  startLoader(me); // at once, even in <head>: the config request must not wait for the document
 }

@@ -10,6 +10,7 @@ import { base, config, crmAttr, optionsFor, readScript } from "./settings.js";
 import { shared } from "./public-api.js";
 import { flush, openOutbox } from "./transport.js";
 import { storage } from "./outbox.js";
+import { remember } from "./attribution.js";
 import { hit, pkids } from "./hits.js";
 import { buildForm } from "./form.js";
 import { floatingPanel } from "./panel.js";
@@ -42,6 +43,10 @@ function mount(el) {
     // The host page's own language (nearest lang attribute) before the browser's.
     const lang = langFor(cfg, o.lang, (el.closest("[lang]") || {}).lang); // `|| {}`, not `?.`: see public-api.js
     const t = textsFor(cfg, lang);
+    // Never shorter than the element was (the room the page reserved for it, or the no-JavaScript form it
+    // held): the page below must not move up, and the card stretches to fill it (widget.css). Through CSSOM,
+    // which a strict CSP allows, not a style attribute.
+    el.style.minHeight = getComputedStyle(el).height;
     root.replaceChildren();
     styled(root);
     root.append(
@@ -60,24 +65,37 @@ function mount(el) {
  * "off": no floating feedback button (the message board); CRMWidget.open() then has nothing to open. Any
  * other value, or none: the button is shown when the site's messages feature is on.
  */
-/** Start the widget for `script`, the <script> element this copy was loaded by, once the document has a body. */
+/** Start the widget for `script`, the <script> element this copy was loaded by, as soon as it runs: the config
+ * request first (everything else overlaps its round trip), then the outbox's re-sends; the panel, the forms and
+ * the view counts once the config is in and the document has a body. */
 export function startLoader(script) {
   readScript(script);
-  openOutbox(storage(window));
+  const ready = config(base);
   shared.w.push({ open: () => (openPanel ? openPanel() : !(wantOpen = true)), hit, mount });
-  addEventListener("online", flush);
-  flush();
-  config(base).then(
-    (cfg) => {
-      const lang = langFor(cfg, base.lang, doc.documentElement.lang);
-      if (cfg.forms.message && crmAttr(script, "button") != "off") openPanel = floatingPanel(cfg, lang);
-      doc.querySelectorAll("[data-crm-form]").forEach(mount);
-      const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !shared.views.has(e) && shared.views.add(e));
-      const ids = pkids(views.map((e) => crmAttr(e, "pkid")));
-      if (ids.length) hit(ids.join());
-      emit("ready", { key: base.key, lang, features: cfg.features });
-      if (wantOpen && openPanel) openPanel();
-    },
-    (status) => emit("error", { reason: "config", status }),
-  );
+  const start = () =>
+    ready.then(
+      (cfg) => {
+        const lang = langFor(cfg, base.lang, doc.documentElement.lang);
+        if (cfg.forms.message && crmAttr(script, "button") != "off") openPanel = floatingPanel(cfg, lang);
+        doc.querySelectorAll("[data-crm-form]").forEach(mount);
+        const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !shared.views.has(e) && shared.views.add(e));
+        const ids = pkids(views.map((e) => crmAttr(e, "pkid")));
+        if (ids.length) hit(ids.join());
+        emit("ready", { key: base.key, lang, features: cfg.features });
+        if (wantOpen && openPanel) openPanel();
+      },
+      (status) => emit("error", { reason: "config", status }),
+    );
+  // A script in <head> runs before there is a <body> to put the button in.
+  if (doc.body) start();
+  else addEventListener("DOMContentLoaded", start);
+  // Storage last, in a microtask: while the config is on the wire, or, when the page carried it, right after the
+  // button is up (a fresh tab's first storage access is a synchronous trip to the browser process). Either way
+  // before anything can be submitted.
+  queueMicrotask(() => {
+    remember();
+    openOutbox(storage(window));
+    addEventListener("online", flush);
+    flush();
+  });
 }

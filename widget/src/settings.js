@@ -1,7 +1,9 @@
 // What this copy of the widget was asked to do: the loading <script>'s data-crm-* attributes (key, API base,
 // language, button) and nonce, each form element's own attributes falling back to them, and the site's config
-// from the API, fetched once per API base and key. Every <script> tag runs its own copy of widget.js, so the
-// module-level state here belongs to one tag: it is set once, by readScript(), before anything else runs.
+// (the page's own copy, else fetched once per API base and key). Every <script> tag runs its own copy of
+// widget.js, so the module-level state here belongs to one tag: it is set once, by readScript(), before anything
+// else runs.
+import { doc } from "./dom.js";
 
 // The attributes read here and in loader.js and hits.js are documented in the blocks below; tools/docgen.py renders
 // them into docs/reference/widget.md, and tests/test_docs.py fails when a data-crm-* attribute the code reads has
@@ -53,8 +55,21 @@ export const optionsFor = (el) => ({
   lang: crmAttr(el, "lang") || base.lang,
 });
 
-/** The site's config for `o` ({key, api}): a promise, fetched once, rejected with the HTTP status. */
-export const config = (o) =>
-  (configs[o.api + o.key] ||= fetch(o.api + "widget/v1/config?key=" + encodeURIComponent(o.key)).then((r) =>
-    r.ok ? r.json() : Promise.reject(r.status),
-  ));
+/** The config the page itself carries for `key`: `{% crm_widget %}` renders it as
+ * <script type="application/json" id="crm-config-KEY"> (data, never executed: nothing a strict CSP blocks), so
+ * a Django-rendered page needs no request; undefined when there is none or it does not parse. */
+function carried(key) {
+  try {
+    return JSON.parse(doc.getElementById("crm-config-" + key).textContent);
+  } catch {}
+}
+
+/** The site's config for `o` ({key, api}): a promise, the page's own copy or fetched once, rejected with the
+ * HTTP status. The loader asks for it first thing, so the request starts as the script runs. */
+export const config = (o, c) =>
+  (configs[o.api + o.key] ||=
+    (c = carried(o.key))
+      ? Promise.resolve(c)
+      : fetch(o.api + "widget/v1/config?key=" + encodeURIComponent(o.key)).then((r) =>
+          r.ok ? r.json() : Promise.reject(r.status),
+        ));

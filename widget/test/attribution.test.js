@@ -2,7 +2,7 @@
 import "./globals.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { KEY, clean, firstTouch, source, touch } from "../src/attribution.js";
+import { KEY, clean, firstTouch, remember, source, touch } from "../src/attribution.js";
 import { memoryStorage } from "./helpers.js";
 
 const LANDING = "https://shop.example/?utm_source=baidu&utm_campaign=%E6%98%A5%E5%AD%A3&bd_vid=123&x=1";
@@ -69,7 +69,9 @@ test("bounds: URLs at most 2000, values at most 200, no control characters, no h
   assert.deepEqual(touch("not a url", "also not"), {});
 });
 
-test("source(): this page's touch (globals.js's location), a copy each time", () => {
+test("source(): nothing until the loader calls remember(), then this page's touch, a copy each time", () => {
+  assert.equal(source(), undefined, "no storage touched at module load: the config request goes first");
+  remember(); // node has no sessionStorage: reading it throws, so this page's touch stays in memory
   const a = source();
   assert.deepEqual(a, { landing: "https://shop.example/page" });
   a.landing = "changed";

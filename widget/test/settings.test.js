@@ -45,3 +45,19 @@ test("the config is fetched once per API base and key; a refusal rejects with th
   await assert.rejects(config({ key: "bad", api: o.api }), (status) => status === 403);
   assert.equal(calls.length, 3, "a refusal is remembered too: one request per page");
 });
+
+test("a config the page carries (<script type=application/json id=crm-config-KEY>) is used without a request", async () => {
+  const calls = fakeFetch(() => ({ status: 200, body: { from: "api" } }));
+  const blocks = { "crm-config-pk-inline": { textContent: '{"from":"page"}' }, "crm-config-pk-junk": { textContent: "{" } };
+  document.getElementById = (id) => blocks[id] || null;
+  try {
+    assert.deepEqual(await config({ key: "pk-inline", api: "https://api.example.com/crm/" }), { from: "page" });
+    assert.equal(calls.length, 0);
+    // Absent or unparsable: fetched as before.
+    assert.deepEqual(await config({ key: "pk-junk", api: "https://api.example.com/crm/" }), { from: "api" });
+    assert.deepEqual(await config({ key: "pk-none", api: "https://api.example.com/crm/" }), { from: "api" });
+    assert.equal(calls.length, 2);
+  } finally {
+    delete document.getElementById;
+  }
+});
