@@ -48,6 +48,7 @@ class HitBuffer:
         self._counts: dict[tuple[int, int], int] = {}
         self._pid = 0
         self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def add(self, site_id: int, counts: Mapping[int, int]) -> None:
         """Add ``counts`` (pkid → views) of ``site_id``; written by the next flush."""
@@ -55,10 +56,13 @@ class HitBuffer:
             if self._pid != os.getpid():  # first use, or a forked child: a thread does not survive fork
                 self._counts = {}
                 self._pid = os.getpid()
-                if self.background:
-                    thread = threading.Thread(target=self._run, name="crm-bridge-hit-buffer")
-                    thread.daemon = True  # atexit flushes what it holds
-                    thread.start()
+                self._thread = None
+            # Started on the first add with background on (not only the first add at all: a test may have
+            # switched it off for the first ones), and again in a forked child.
+            if self.background and self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="crm-bridge-hit-buffer")
+                self._thread.daemon = True  # atexit flushes what it holds
+                self._thread.start()
             for pkid, n in counts.items():
                 self._counts[(site_id, pkid)] = self._counts.get((site_id, pkid), 0) + n
 
