@@ -39,9 +39,12 @@ _RELIABLE = {
 
 @shared_task(name=DELIVER_TASK, **_RELIABLE)
 def deliver(submission_id: str) -> str:
-    """Deliver one submission if it is due and unclaimed; returns the status it ended in."""
+    """Deliver one submission if it is due and unclaimed, then go on with whatever else is due in the outbox
+    for up to ``delivery.DRAIN_SECONDS`` (``delivery.deliver_and_drain``); returns the status its own row ended
+    in."""
     with log_context(submission_id=submission_id):  # every log line of this delivery names its row
-        return delivery.deliver(submission_id)
+        status, _more = delivery.deliver_and_drain(submission_id)
+        return status
 
 
 @shared_task(name="crm_bridge.sweep", **_RELIABLE)

@@ -3,6 +3,7 @@
 Public functions (the Celery tasks and the admin call these; they take ids and are safe to call twice):
 
 * :func:`deliver` — deliver one submission if it is due and nobody else holds it.
+* :func:`deliver_and_drain` — the same, then keep taking due rows for a while (what the Celery task runs).
 * :func:`sweep` — hand due and stuck rows to the broker again (a lost message delays, never loses).
 * :func:`flush_hits` — send pending page-view counts.
 * :func:`probe_credentials` — try refused credentials again; a credential the CRM accepts resumes by itself.
@@ -20,12 +21,14 @@ from .calls import NON_IDEMPOTENT, make_call, maybe_sent
 from .hits import flush_hits
 from .pauses import probe_credentials
 from .staff import cancel, paused_credentials, release_spam, resume_site, retry_now
-from .worker import deliver, sweep
+from .worker import DRAIN_SECONDS, deliver, deliver_and_drain, sweep
 
 __all__ = [
+    "DRAIN_SECONDS",
     "NON_IDEMPOTENT",
     "cancel",
     "deliver",
+    "deliver_and_drain",
     "flush_hits",
     "make_call",
     "maybe_sent",

@@ -27,19 +27,36 @@ from ..models import DeliveryAttempt, Submission
 from . import circuit, storable
 from .flows import Call
 
-__all__ = ["MAX_INLINE_WAIT", "NON_IDEMPOTENT", "RateLimited", "make_call", "maybe_sent", "record_attempt"]
+__all__ = [
+    "LOW_PRIORITY_WAIT",
+    "MAX_INLINE_WAIT",
+    "MID_FLOW_WAIT",
+    "NON_IDEMPOTENT",
+    "RateLimited",
+    "make_call",
+    "maybe_sent",
+    "record_attempt",
+]
 
 logger = logging.getLogger("crm_bridge.delivery")
 Outcome = DeliveryAttempt.Outcome
 
 #: Writes the CRM has no idempotency key for: an answer lost after sending may mean it was stored.
 NON_IDEMPOTENT = frozenset({"ECommerce/AddMessageBoard", "Customer/Save"})
-#: Longest a worker sleeps in-line for a rate-limit token before handing the row back to the sweep.
-MAX_INLINE_WAIT = 2.0
+#: Longest a delivery waits for its flow's rate reservation before its first call; beyond it the row goes back
+#: to the sweep with no attempt spent — nothing was sent, so nothing is repeated. Well inside the row's lease
+#: (``LEASE_SECONDS``) and the task's time limits (crm_bridge/tasks.py).
+MAX_INLINE_WAIT = 10.0
+#: How long a low-priority caller (hit flush, credential probe) polls the bucket before giving up: it yields to
+#: leads and messages, and its next run comes soon.
+LOW_PRIORITY_WAIT = 2.0
+#: Longest a flow waits for a call it had not reserved (a duplicate's board note) once it has called the CRM:
+#: handing it back then would repeat the calls already made, so it waits longer — still well inside the lease.
+MID_FLOW_WAIT = 30.0
 
 
 class RateLimited(Exception):
-    """No rate token within :data:`MAX_INLINE_WAIT`: the row goes back to the sweep, no attempt spent."""
+    """No rate reservation within the wait allowed: the row goes back to the sweep, no attempt spent."""
 
     def __init__(self, wait: float) -> None:
         self.wait = wait
@@ -96,27 +113,56 @@ def record_attempt(
 
 
 def make_call(
-    sub: Submission | None, *, site_key: str | None = None, priority: Literal["high", "low"] = "high"
+    sub: Submission | None,
+    *,
+    site_key: str | None = None,
+    priority: Literal["high", "low"] = "high",
+    calls_expected: int = 1,
 ) -> Call:
     """A ``call(path, params) -> value`` for a flow: waits for a rate token, calls the CRM, records the
-    attempt (endpoint, duration, answer or error) and re-raises CRM errors for :func:`deliver` to judge."""
+    attempt (endpoint, duration, answer or error) and re-raises CRM errors for :func:`deliver` to judge.
+
+    High priority takes the flow's ``calls_expected`` tokens in one reservation before its first call
+    (:func:`.circuit.reserve_tokens`) and waits in-line for them (up to :data:`MAX_INLINE_WAIT`): a lead never
+    loses its Save's slot after its repeat checks went out, so it is never handed back mid-flow to repeat them.
+    Tokens reserved and not used (a lead found a duplicate at its first check) are not given back: the ceiling
+    can be under-used by those, never exceeded. A call beyond the reservation reserves again, waiting up to
+    :data:`MID_FLOW_WAIT`."""
     from ..connection import get_client  # the Django-configured client; imported late to keep startup light
 
     client = get_client()
     if site_key is not None:
         client = client.with_site_key(site_key)
+    made = prepaid = 0
+
+    def wait_for_tokens() -> int:
+        if priority != "high":
+            deadline = time.monotonic() + LOW_PRIORITY_WAIT
+            while (wait := circuit.take_token("low")) > 0:
+                if time.monotonic() + wait > deadline:
+                    raise RateLimited(wait)
+                time.sleep(wait)
+            return 1
+        n = max(1, calls_expected - made)
+        taken, wait = circuit.reserve_tokens(n, max_wait=MID_FLOW_WAIT if made else MAX_INLINE_WAIT)
+        if not taken:
+            raise RateLimited(wait)
+        if wait > 0:
+            time.sleep(wait)  # the tokens are ours: no race to lose after the sleep
+        return n
 
     def call(path: str, params: dict[str, Any]) -> Any:
-        deadline = time.monotonic() + MAX_INLINE_WAIT
-        while (wait := circuit.take_token(priority)) > 0:
-            if time.monotonic() + wait > deadline:
-                raise RateLimited(wait)
-            time.sleep(wait)
+        nonlocal made, prepaid
+        if prepaid == 0:
+            prepaid = wait_for_tokens()
+        prepaid -= 1
+        made += 1
         # A write the CRM cannot de-duplicate is flagged before it goes out, so that a worker killed mid-send
         # leaves a trace: lease recovery counts such a row as a possible duplicate (outbox.recover_expired_leases).
         tracked = sub if sub is not None and path in NON_IDEMPOTENT else None  # the row to flag, if any
-        if tracked:
+        if tracked and not tracked.write_in_flight:  # already set in the database: by mark_save_attempted (worker)
             Submission.objects.filter(pk=tracked.pk).update(write_in_flight=True)
+            tracked.write_in_flight = True
         started, t0 = timezone.now(), time.monotonic()
         try:
             reply = client.request(path, params)
@@ -131,6 +177,7 @@ def make_call(
                     write_in_flight=False, ambiguous_sends=F("ambiguous_sends") + int(ambiguous)
                 )
                 tracked.ambiguous_sends += int(ambiguous)
+                tracked.write_in_flight = False
             record_attempt(
                 sub, path, started, time.monotonic() - t0, outcome,
                 http_status=err.http_status, error_code=err.error_code, error=str(err), reply=err.as_dict(),

@@ -74,11 +74,27 @@ def retry_at(now: datetime | None = None) -> datetime | None:
     return None if circuit.state == Circuit.State.CLOSED else circuit.retry_at
 
 
+#: How stale ``last_success_at`` may be on a closed circuit with no failures (it is shown as an age on the
+#: dashboard): within it, a success changes nothing and writes nothing.
+SUCCESS_RESOLUTION = 5.0
+
+
 def record_success(now: datetime | None = None) -> None:
-    """The CRM answered (even with a rejection): close the circuit and reset the failure count."""
-    Circuit.objects.filter(name=circuit_name()).update(
-        state=Circuit.State.CLOSED, failures=0, opened_at=None, retry_at=None, last_success_at=now or timezone.now()
-    )
+    """The CRM answered (even with a rejection): close the circuit and reset the failure count.
+
+    One conditional ``UPDATE``: a success on a circuit that is already closed with no failures and a
+    ``last_success_at`` younger than :data:`SUCCESS_RESOLUTION` matches no row, so the common case (a healthy
+    CRM) costs no write. Any failure counted meanwhile by another worker makes the row match, so a success still
+    resets the consecutive-failure count exactly as before."""
+    now = now or timezone.now()
+    fresh = now - timedelta(seconds=SUCCESS_RESOLUTION)
+    Circuit.objects.filter(name=circuit_name()).exclude(
+        state=Circuit.State.CLOSED,
+        failures=0,
+        opened_at__isnull=True,
+        retry_at__isnull=True,
+        last_success_at__gte=fresh,
+    ).update(state=Circuit.State.CLOSED, failures=0, opened_at=None, retry_at=None, last_success_at=now)
 
 
 def release_probe(now: datetime | None = None) -> None:
@@ -116,24 +132,44 @@ def record_failure(error: str, now: datetime | None = None) -> bool:
 
 def take_token(priority: Literal["high", "low"] = "high", now: datetime | None = None) -> float:
     """Take one call from the shared bucket. Returns 0.0 when taken, else the seconds to wait before asking
-    again. ``CALLS_PER_SECOND`` <= 0 disables the ceiling."""
+    again (nothing taken). ``CALLS_PER_SECOND`` <= 0 disables the ceiling."""
+    taken, wait = reserve_tokens(1, priority=priority, now=now)
+    return 0.0 if taken else wait
+
+
+def reserve_tokens(
+    n: int, *, priority: Literal["high", "low"] = "high", max_wait: float = 0.0, now: datetime | None = None
+) -> tuple[bool, float]:
+    """Take ``n`` calls from the shared bucket, ahead of time if need be. Returns ``(True, wait)`` when they are
+    taken: the caller may start its calls ``wait`` seconds from now (0.0: at once), and nobody else can take
+    them meanwhile. Returns ``(False, wait)`` when that would mean waiting longer than ``max_wait``: nothing is
+    taken; ``wait`` is when ``n`` calls would be free.
+
+    A reservation runs the bucket into debt (``tokens`` below zero); later callers then wait for the refill in
+    the order they came, so the ceiling holds: at most a second's worth of calls at once, then
+    ``CALLS_PER_SECOND``. Low priority never reserves (its ``max_wait`` is ignored) and needs the bucket above
+    ``1 - HIT_FLUSH_SHARE`` full, debt included: a waiting lead goes before a hit flush. One locked read and at
+    most one write, whatever ``n``: a flow takes its calls in one go."""
     rate = float(bridge_settings.CALLS_PER_SECOND)
     if rate <= 0:
-        return 0.0
+        return True, 0.0
     now = now or timezone.now()
     capacity = max(rate, 1.0)
     floor = 0.0 if priority == "high" else capacity * (1.0 - float(bridge_settings.HIT_FLUSH_SHARE))
-    get_circuit()
-    with transaction.atomic():
-        # select_for_update serialises this on PostgreSQL; SQLite runs IMMEDIATE transactions (settings), which
-        # take the write lock up front and serialise it there.
-        circuit = Circuit.objects.select_for_update().get(name=circuit_name())
-        elapsed = max(0.0, (now - circuit.tokens_at).total_seconds()) if circuit.tokens_at else capacity / rate
-        tokens = min(capacity, circuit.tokens + elapsed * rate)
-        if tokens >= floor + 1.0:
-            tokens -= 1.0
-            wait = 0.0
-        else:
-            wait = (floor + 1.0 - tokens) / rate
-        Circuit.objects.filter(pk=circuit.pk).update(tokens=tokens, tokens_at=now)
-    return wait
+    if priority != "high":
+        max_wait = 0.0
+    for _ in range(2):
+        with transaction.atomic():
+            # select_for_update serialises this on PostgreSQL; SQLite runs IMMEDIATE transactions (settings),
+            # which take the write lock up front and serialise it there.
+            circuit = Circuit.objects.select_for_update().filter(name=circuit_name()).first()
+            if circuit is not None:
+                elapsed = max(0.0, (now - circuit.tokens_at).total_seconds()) if circuit.tokens_at else capacity / rate
+                tokens = min(capacity, circuit.tokens + elapsed * rate)
+                wait = max(0.0, (floor + n - tokens) / rate)
+                if wait > max_wait:
+                    return False, wait  # nothing written: the refill is computed from tokens_at next time
+                Circuit.objects.filter(pk=circuit.pk).update(tokens=tokens - n, tokens_at=now)
+                return True, wait
+        get_circuit()  # no row yet: create it (outside the transaction: a lost create race raises there)
+    raise RuntimeError("the circuit row vanished")  # pragma: no cover (deleted between create and read)

@@ -70,6 +70,35 @@ def claim(submission_id: Any, now: datetime | None = None) -> Submission | None:
     return Submission.objects.select_related("site").get(pk=submission_id)
 
 
+def claim_next(now: datetime | None = None) -> Submission | None:
+    """Take the next due row (the longest waiting first, as the sweep orders them) with the same lease and
+    attempt as :func:`claim`; None when nothing is due. A worker that has just delivered a row calls this to keep
+    draining the outbox without waiting for one broker message per row.
+
+    The pick and the claim are one transaction. On PostgreSQL the pick is ``FOR UPDATE SKIP LOCKED``, so workers
+    draining at once take different rows instead of queueing on one; on SQLite the transaction is ``IMMEDIATE``
+    (settings), which serialises it. The claim stays the conditional ``UPDATE … WHERE status = queued`` whatever
+    the database does with the lock, so one row still has one sender."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=bridge_settings.LEASE_SECONDS)
+    for _ in range(3):  # a lost race (a database without SKIP LOCKED) moves on to the next row
+        with transaction.atomic():
+            rows = Submission.objects.filter(due_filter(now)).order_by(
+                F("next_attempt_at").asc(nulls_first=True), "created_at"
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True, of=("self",))
+            pk = rows.values_list("pk", flat=True).first()
+            if pk is None:
+                return None
+            won = Submission.objects.filter(pk=pk, status=S.QUEUED).update(
+                status=S.SENDING, lease_expires_at=lease, attempts=F("attempts") + 1, updated_at=now
+            )
+        if won == 1:
+            return Submission.objects.select_related("site").get(pk=pk)
+    return None
+
+
 def _transition(sub: Submission, to: str, *, fields: dict[str, Any], now: datetime) -> bool:
     """Move a row we hold (status sending) to ``to``; False if we no longer hold it (lease lost). What came from
     the CRM or an exception (``last_error``, ``crm_reply``) is made storable here (:mod:`.storable`)."""

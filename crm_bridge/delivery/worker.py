@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -14,15 +15,23 @@ from django.utils import timezone
 
 from ..conf import bridge_settings
 from ..crm.errors import CRMAuthError, CRMRejected, CRMUnavailable
+from ..logging import log_context
 from ..models import Circuit, Site, Submission
 from . import calls, circuit, outbox, pauses
 from .backoff import retry_delay
 from .flows import Verdict, deliver_lead, deliver_message, duplicate_board_note
 
-__all__ = ["deliver", "sweep"]
+__all__ = ["DRAIN_SECONDS", "deliver", "deliver_and_drain", "sweep"]
 
 logger = logging.getLogger("crm_bridge.delivery")
 S = Submission.Status
+
+
+#: How long one task keeps taking due rows after its own (:func:`deliver_and_drain`). Well below the task's
+#: ``soft_time_limit`` (120 s, crm_bridge/tasks.py): the last row it starts inside the budget still has its calls'
+#: timeouts and rate waits to finish in. Short enough that periodic tasks queued behind it (sweep, hit flushes)
+#: wait at most this long for a worker slot.
+DRAIN_SECONDS = 20.0
 
 
 def deliver(submission_id: Any, now: datetime | None = None) -> str:
@@ -35,10 +44,55 @@ def deliver(submission_id: Any, now: datetime | None = None) -> str:
     sub = outbox.claim(submission_id, now)
     if sub is None:
         return "skipped"
+    _deliver_claimed(sub, now)
+    return sub.status
+
+
+def deliver_and_drain(submission_id: Any, *, budget: float = DRAIN_SECONDS) -> tuple[str, int]:
+    """:func:`deliver` this submission, then keep taking due rows from the outbox (:func:`.outbox.claim_next`,
+    one at a time) until none is due, ``budget`` seconds have passed, the circuit is not closed, or a delivery
+    ended without an answer from the CRM (retryable failure, rate limit, paused credential, a bug of ours) —
+    then the broker, the sweep and the circuit take over again. Returns the first row's status (as
+    :func:`deliver`) and how many more rows it took, each in its own claim.
+
+    This is what the ``deliver`` task runs: one broker message starts a drain of the whole backlog, at the
+    speed of the CRM rather than one message per row. The guarantees are those of :func:`deliver`, row by row:
+    each row is claimed (conditional update, a lease, an attempt) only when its turn comes, so a worker killed
+    mid-loop holds at most the row it was sending (its lease expires and the sweep recovers it); rows it had
+    not reached are untouched. Their own broker messages, when they come, find them delivered and skip."""
+    started, more = time.monotonic(), 0
+    now = timezone.now()
+    sub = outbox.claim(submission_id, now)
+    # Not ours (its message was stale: delivered by an earlier drain, say): the outbox may still hold due rows.
+    answered = True if sub is None else _deliver_claimed(sub, now)
+    status = "skipped" if sub is None else sub.status
+    if not answered:
+        return status, more
+    while time.monotonic() - started < budget:
+        if circuit.get_circuit().state != Circuit.State.CLOSED:
+            break  # open or half-open: the probe decides, not a loop
+        now = timezone.now()
+        sub = outbox.claim_next(now)
+        if sub is None:
+            break
+        with log_context(submission_id=sub.pk):  # its log lines name this row, not the one the task came for
+            answered = _deliver_claimed(sub, now)
+        more += 1
+        if not answered:
+            break
+    if more:
+        logger.info("drained %d more due row(s) after %s", more, submission_id)
+    return status, more
+
+
+def _deliver_claimed(sub: Submission, now: datetime) -> bool:
+    """Run a claimed row's flow and record its outcome; True when the CRM answered (delivered, duplicate,
+    rejected, or a lead that must wait on another), False otherwise (circuit not allowing, rate-limited, a
+    paused credential, a retryable failure, a bug) — a drain stops there."""
     allowed, wait = circuit.allow_call(now)
     if not allowed:
         outbox.retry_later(sub, delay=_jitter(wait), spend_attempt=False, now=now)
-        return sub.status
+        return False
     try:
         verdict = _run_flow(sub)
     except calls.RateLimited as limited:
@@ -57,6 +111,7 @@ def deliver(submission_id: Any, now: datetime | None = None) -> str:
     except CRMRejected as err:
         circuit.record_success(now)
         outbox.finish(sub, S.FAILED, reply=err.as_dict(), error=str(err), now=now)
+        return True
     except CRMUnavailable as err:
         circuit.record_failure(str(err), now)
         # The CRM may still be working on a write we gave up on: a retry must not overtake it (a lead's repeat
@@ -75,18 +130,22 @@ def deliver(submission_id: Any, now: datetime | None = None) -> str:
             outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False, now=now)
         else:
             outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason, now=now)
-    return sub.status
+        return True
+    return False
 
 
 def _run_flow(sub: Submission) -> Verdict:
     site = sub.site
-    call = calls.make_call(sub, site_key=site.site_key)
     if sub.kind == Submission.Kind.MESSAGE:
-        return deliver_message(sub, call)
+        return deliver_message(sub, calls.make_call(sub, site_key=site.site_key))
+    # NameIsRepeat, TelIsRepeat, Save: reserved together, so Save never waits for a slot after the checks.
+    call = calls.make_call(sub, site_key=site.site_key, calls_expected=3)
 
     def mark_save_attempted() -> None:
-        Submission.objects.filter(pk=sub.pk).update(save_attempted=True)
-        sub.save_attempted = True
+        # Save is the next call and a write the CRM cannot de-duplicate: its in-flight flag goes in the same
+        # UPDATE (make_call then skips its own), one statement instead of two.
+        Submission.objects.filter(pk=sub.pk).update(save_attempted=True, write_in_flight=True)
+        sub.save_attempted = sub.write_in_flight = True
 
     verdict = deliver_lead(sub, call, mark_save_attempted=mark_save_attempted)
     if verdict.status == "duplicate" and site.post_duplicates_to_board:
