@@ -296,15 +296,7 @@ class SiteAdminForm(_SiteModelForm):
     features = forms.MultipleChoiceField(
         label=_("Enabled features"), choices=FEATURE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
     )
-    lead_mapping = LeadMappingField(
-        label=_("Lead field mapping"),
-        required=False,
-        help_text=format_html(
-            "{} <code>{}</code>",
-            _("CRM customer field → template. Placeholders:"),
-            " ".join("{" + v + "}" for v in LEAD_VARIABLES),
-        ),
-    )
+    lead_mapping = LeadMappingField(label=_("Lead field mapping"), required=False)
 
     class Meta:
         model = Site
@@ -330,6 +322,12 @@ class SiteAdminForm(_SiteModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Built per form, not at import: format_html would freeze the help text in the language active then.
+        self.fields["lead_mapping"].help_text = format_html(
+            "{} <code>{}</code>",
+            _("CRM customer field → template. Placeholders:"),
+            " ".join("{" + v + "}" for v in LEAD_VARIABLES),
+        )
         has_key = bool(self.instance.site_key)
         field = self.fields["new_site_key"]
         field.widget.is_set = has_key
