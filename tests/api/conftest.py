@@ -12,6 +12,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from crm_bridge import broker
+from crm_bridge.intake.sites import PUBLIC_KEY_RE
 from crm_bridge.models import Site
 
 BASE = "/crm/widget/v1/"
@@ -76,7 +77,11 @@ def with_consent(endpoint: str, data: dict[str, Any] | None) -> dict[str, Any] |
     """``data`` plus the consent a real widget sends (see ``post``), unless it already says something about it."""
     if endpoint not in ("messages", "leads") or not isinstance(data, dict) or "consent" in data:
         return data
-    site = Site.objects.filter(public_key=data.get("key")).first() if isinstance(data.get("key"), str) else None
+    key = data.get("key")
+    # Only a well-formed key is looked up (as intake does): PostgreSQL refuses a NUL in a query parameter.
+    site = (
+        Site.objects.filter(public_key=key).first() if isinstance(key, str) and PUBLIC_KEY_RE.fullmatch(key) else None
+    )
     if site is None:
         return data
     return {**data, "consent": True, "version": site.privacy_version}
