@@ -31,19 +31,33 @@ logger = logging.getLogger("crm_bridge.privacy")
 
 def find(*, phone: str | None = None, email: str | None = None) -> QuerySet[Submission]:
     """Unredacted submissions of ``phone`` (normalised as intake does, matched on ``tel_e164``; messages by
-    their free-form ``contact`` holding the national number or E.164) or of ``email`` (case-insensitive, on a
-    lead's ``email`` or a message's ``contact``). Raises ``ValidationError`` for a malformed phone or address."""
+    their free-form ``contact`` holding the number as people type it: :func:`contact_pattern`) or of ``email``
+    (case-insensitive, on a lead's ``email`` or a message's ``contact``). Raises ``ValidationError`` for a
+    malformed phone or address."""
     if (phone is None) == (email is None):
         raise ValueError("give exactly one of phone, email")
     if phone is not None:
         number = normalize_cn_phone(phone)
-        q = Q(payload__tel_e164=number.e164) | Q(payload__contact__icontains=number.national)
-        q |= Q(payload__contact__icontains=number.e164)
+        q = Q(payload__tel_e164=number.e164) | Q(payload__contact__regex=contact_pattern(number.national))
     else:
         address = (email or "").strip()
         validate_email(address)
         q = Q(payload__email__iexact=address) | Q(payload__contact__icontains=address)
     return Submission.objects.filter(q, redacted_at__isnull=True).order_by("created_at")
+
+
+#: What people put between the digits of a phone number they type: spaces, hyphens, dots, brackets.
+_SEP = r"[-. ()]*"
+
+
+def contact_pattern(national: str) -> str:
+    """A regular expression (portable: SQLite's and PostgreSQL's) that finds the national number ``national``
+    (digits, trunk ``0`` included for landlines) in free text however it was typed — ``13800138000``,
+    ``138-0013-8000``, ``+86 138 0013 8000``, ``0086 (10) 1234 5678``, ``010-12345678`` — but not inside a longer
+    run of digits (``913800138000`` is another number)."""
+    digits = national.removeprefix("0")
+    body = _SEP.join(digits)
+    return rf"(^|[^0-9])((\+|00)?86{_SEP}|0{_SEP})?{body}([^0-9]|$)"
 
 
 def submission_document(sub: Submission) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm_bridge import delivery, tasks
 from crm_bridge.delivery import outbox
 from crm_bridge.models import DeliveryAttempt, LeadIdentity, PrivacyAuditLog, Submission
+from crm_bridge.privacy import requests
 from crm_bridge.privacy.retention import run_retention
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +115,32 @@ def test_erase_command_over_a_phone_number(site, make_submission, caplog):
     found = io.StringIO()
     call_command("crm_bridge_privacy", "find", "--phone", "13812345678", stdout=found, stderr=io.StringIO())
     assert found.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "13812345678",
+        "电话 138-1234-5678",
+        "手机：138 1234 5678。",
+        "+86 138.1234.5678",
+        "0086(138)12345678",
+        "+8613812345678",
+    ],
+)
+def test_a_message_contact_is_found_however_the_number_was_typed(site, make_submission, contact):
+    mine = make_submission("message", payload={"contact": contact})
+    make_submission("message", payload={"contact": "913812345678"})  # a longer number that contains it
+    make_submission("message", payload={"contact": "138123456789"})
+    make_submission("message", payload={"contact": "13812345679"})
+    assert list(requests.find(phone="138 1234 5678")) == [mine]
+
+
+@pytest.mark.parametrize("contact", ["010-12345678", "(010) 1234 5678", "+86 10 1234 5678", "办公室 01012345678 转 8"])
+def test_a_landline_in_a_message_contact_is_found(site, make_submission, contact):
+    mine = make_submission("message", payload={"contact": contact})
+    make_submission("message", payload={"contact": "021-12345678"})
+    assert list(requests.find(phone="010 1234 5678")) == [mine]
 
 
 def test_a_bad_phone_is_a_clear_error_and_changes_nothing(site, make_submission):
