@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import delivery
+from ..intake.validators import normalize_cn_phone
 from ..models import DeliveryAttempt, PrivacyAuditLog, Submission
 from ..privacy import requests as privacy_requests
 from .common import CountingEnqueue, badge, enqueue_on_commit, folded_json, pretty_json
@@ -66,7 +67,8 @@ def search_q(term: str) -> Q:
     Uses JSON key lookups (``payload__name__icontains``), which Django compiles for SQLite (``JSON_EXTRACT``),
     PostgreSQL (``->>``), MySQL and Oracle alike. A phone number typed with spaces, dashes or a ``+86`` also
     matches by its digits against ``tel_e164`` (a leading trunk ``0`` dropped: ``010-1234 5678`` finds
-    ``+861012345678``).
+    ``+861012345678``), and a whole number finds a message's contact however it was typed there
+    (:func:`crm_bridge.privacy.requests.contact_pattern`).
     """
     q = Q()
     for key in SEARCH_KEYS:
@@ -77,6 +79,10 @@ def search_q(term: str) -> Q:
         for candidate in {digits, digits.lstrip("0")}:
             if len(candidate) >= 5:
                 q |= Q(payload__tel_e164__icontains=candidate)
+        # A whole number also finds a message whose free-form contact holds it typed another way.
+        with contextlib.suppress(ValidationError):
+            number = normalize_cn_phone(term)
+            q |= Q(payload__contact__regex=privacy_requests.contact_pattern(number.national))
     with contextlib.suppress(ValueError):
         q |= Q(pk=uuid.UUID(term))
     return q

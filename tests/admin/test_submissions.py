@@ -81,6 +81,17 @@ def test_search_by_name_phone_and_content(admin_client, make_submission):
     assert found(admin_client, q="没有这个") == set()
 
 
+def test_a_phone_search_finds_a_message_contact_however_it_was_typed(admin_client, make_submission):
+    typed = make_submission("message", payload={"content": "回电", "contact": "手机 138-0013-8000"})
+    e164 = make_submission("message", payload={"content": "回电", "contact": "+86 138 0013 8000"})
+    longer = make_submission("message", payload={"content": "回电", "contact": "9138001380001"})
+    # Typed as digits, the search is also Django's plain substring search, which the longer number contains;
+    # typed with spaces, only the number itself matches.
+    assert found(admin_client, q="13800138000") == {str(typed.pk), str(e164.pk), str(longer.pk)}
+    assert found(admin_client, q="138 0013 8000") == {str(typed.pk), str(e164.pk)}
+    assert found(admin_client, q="+86-138-0013-8000") == {str(typed.pk), str(e164.pk)}
+
+
 # --- the submission's page ----------------------------------------------------------------------------
 
 
