@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import Circuit, Site, Submission
@@ -43,17 +44,28 @@ def cancel(ids: Iterable[Any]) -> int:
 
 
 def release_spam(ids: Iterable[Any], *, enqueue: Callable[[str], bool]) -> int:
-    """Held-as-spam rows staff judged genuine → queued and due now."""
+    """Held-as-spam rows staff judged genuine → queued and due now, with the alerts a genuine submission gets
+    (spam raised none at intake: docs/alerts.md), written in the same transaction as the release."""
+    # Imported here: crm_bridge.alerts imports crm_bridge.delivery (flows), so a module-level import is a cycle.
+    from ..alerts import record_for_submission
+
     now = timezone.now()
     ids = [str(i) for i in ids]
-    released = list(
-        Submission.objects.filter(pk__in=ids, status=S.SPAM, redacted_at__isnull=True).values_list("pk", flat=True)
-    )
-    n = Submission.objects.filter(pk__in=released, status=S.SPAM).update(
-        status=S.QUEUED, next_attempt_at=now, enqueued_at=now, spam_reason=""
-    )
-    for pk in released:
-        enqueue(str(pk))
+    with transaction.atomic():
+        # Locked (on PostgreSQL) so that two staff releasing the same rows at once alert once.
+        released = list(
+            Submission.objects.select_for_update()
+            .filter(pk__in=ids, status=S.SPAM, redacted_at__isnull=True)
+            .select_related("site")
+        )
+        n = Submission.objects.filter(pk__in=[sub.pk for sub in released], status=S.SPAM).update(
+            status=S.QUEUED, next_attempt_at=now, enqueued_at=now, spam_reason=""
+        )
+        for sub in released:
+            sub.status = S.QUEUED
+            record_for_submission(sub)
+    for sub in released:
+        enqueue(str(sub.pk))
     return n
 
 

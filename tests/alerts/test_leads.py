@@ -96,6 +96,21 @@ def test_no_alert_for_spam_or_for_messages_unless_asked(site, db):
     assert alert.kind == "message" and "139****9000" in alert.text and "13900139000" not in alert.text
 
 
+def test_released_spam_alerts_once_like_a_genuine_lead(site, db):
+    from crm_bridge import delivery
+
+    AlertDestination.objects.create(site=site, kind="email", recipients="sales@acme.example")
+    submit(site, "lead", dict(LEAD), spam_reason="honeypot")
+    held = Submission.objects.get()
+    assert Alert.objects.count() == 0
+    handed = []
+    assert delivery.release_spam([held.pk], enqueue=handed.append) == 1
+    assert delivery.release_spam([held.pk], enqueue=handed.append) == 0  # released already: nothing more
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.submission_id, handed) == ("lead", held.pk, [str(held.pk)])
+    assert "王小明" in alert.text
+
+
 def test_disabled_destinations_and_other_sites_get_nothing(site, db):
     from crm_bridge.models import Site
 
