@@ -100,7 +100,8 @@ def _hand_off(alerts: list[Alert]) -> None:
 
 
 def _render_submission(sub: Submission, *, full_phone: bool) -> tuple[str, str]:
-    """(one-line title, full text) for a lead or message."""
+    """(one-line title — whitespace runs, line breaks included, become one space — and full text) for a lead or
+    message."""
     p = sub.payload or {}
     link = admin_url("admin:crm_bridge_submission_change", sub.pk)
     if sub.kind == Submission.Kind.LEAD:
@@ -131,7 +132,9 @@ def _render_submission(sub: Submission, *, full_phone: bool) -> tuple[str, str]:
         lines.append(attribution)
     if link:
         lines.append(f"{_('Details')}: {link}")
-    return Truncator(title).chars(200), "\n".join(lines)
+    # One line: the title is an e-mail subject, where a CR/LF a visitor typed would make send_mail refuse the
+    # alert (BadHeaderError) at every attempt until it is a dead letter.
+    return Truncator(" ".join(title.split())).chars(200), "\n".join(lines)
 
 
 #: Past this many cached sites the destinations cache starts over (bounded memory).

@@ -12,6 +12,7 @@ its answer and its latency do not depend on the CRM's health (docs/architecture.
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,7 +46,17 @@ class Client:
 
     @classmethod
     def from_request(cls, request: Any) -> Client:
-        return cls(origin=request.headers.get("Origin", ""), user_agent=request.headers.get("User-Agent", ""))
+        return cls(
+            origin=_header_text(request.headers.get("Origin", "")),
+            user_agent=_header_text(request.headers.get("User-Agent", "")),
+        )
+
+
+def _header_text(value: str) -> str:
+    """A request header as stored for staff: control characters dropped. A NUL would make PostgreSQL refuse the
+    whole insert (a 500 for a visitor's lead), and a header is metadata: unlike a field the visitor typed, it is
+    cleaned, not a reason to refuse the submission."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")
 
 
 def fake_answer() -> Answer:

@@ -41,9 +41,11 @@ from schemathesis.specs.openapi.checks import (
 from crm_bridge.intake import hitbuffer
 from crm_bridge.models import HitCounter, IdempotencyRecord, Site, Submission
 
+from ..abuse.tally import TALLY
 from .conftest import BASE, ORIGIN, SITE_KEY
 
-pytestmark = pytest.mark.django_db
+# Part of the abuse suite too (`pytest -m abuse`): its requests count into the suite's summary line.
+pytestmark = [pytest.mark.django_db, pytest.mark.abuse]
 
 MAX_EXAMPLES = 60  # per operation, fuzzing phase (the coverage phase adds its own deterministic cases)
 SEED = 4242
@@ -218,7 +220,10 @@ CHECKS: list[Any] = [
 def call_and_check(case: schemathesis.Case) -> schemathesis.Response:
     before = counts()
     response = case.call()
+    TALLY.requests += 1
+    TALLY.server_errors += response.status_code >= 500
     case.validate_response(response, checks=[*CHECKS, database_matches_answer(before)])
+    TALLY.refused_as_expected += 400 <= response.status_code < 500  # a documented refusal (checked above)
     return response
 
 
