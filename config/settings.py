@@ -239,6 +239,8 @@ CRM_BRIDGE = {
 CRM_SANDBOX = {
     "TOKENS": env.list("CRM_SANDBOX_TOKENS", default=[] if PRODUCTION else ["sandbox-token"]),
     "SITE_KEYS": env.list("CRM_SANDBOX_SITE_KEYS", default=[] if PRODUCTION else ["sandbox-site-key"]),
+    # The group-robot stand-ins (/_robots/) have public keys only: off in production unless asked for.
+    "ROBOTS": env.bool("CRM_SANDBOX_ROBOTS", default=not PRODUCTION),
 }
 
 # CRM_BRIDGE_LOG_FORMAT=json: one JSON object per line with the request and submission ids (docs/operations.md,

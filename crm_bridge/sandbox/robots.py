@@ -24,6 +24,7 @@ security, the vendors' rate limits.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -32,8 +33,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
+from django.conf import settings
 from django.db.models import F, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -172,12 +174,28 @@ def _answer(kind: str, code: int, message: str) -> JsonResponse:
     return JsonResponse({"errcode": code, "errmsg": message})
 
 
+def _robots_enabled(view: Any) -> Any:
+    """The stand-ins answer only where ``settings.CRM_SANDBOX["ROBOTS"]`` is true (the default, for a development
+    site that mounts the sandbox). Their keys are public test values, so a deployment that opts in to the sandbox
+    (``config/``: ``CRM_SANDBOX_ENABLED`` with ``DEBUG`` off) has them off unless it says
+    ``CRM_SANDBOX_ROBOTS=1``: otherwise anyone could store messages there (docs/sandbox.md)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not getattr(settings, "CRM_SANDBOX", {}).get("ROBOTS", True):
+            raise Http404("robot stand-ins are off")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _unavailable() -> HttpResponse:
     return HttpResponse("robot stand-in is down (told so)", status=503, content_type="text/plain")
 
 
 @csrf_exempt
 @require_http_methods(["POST"])
+@_robots_enabled
 def wecom_send(request: HttpRequest) -> HttpResponse:
     """企业微信群机器人 ``cgi-bin/webhook/send``."""
     if _down("wecom"):
@@ -196,6 +214,7 @@ def wecom_send(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["POST"])
+@_robots_enabled
 def dingtalk_send(request: HttpRequest) -> HttpResponse:
     """钉钉自定义机器人 ``robot/send`` with 加签: ``sign`` over ``timestamp\\nsecret`` (ms), keyed by the secret."""
     if _down("dingtalk"):
@@ -221,6 +240,7 @@ def dingtalk_send(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["POST"])
+@_robots_enabled
 def feishu_hook(request: HttpRequest, token: str) -> HttpResponse:
     """飞书自定义机器人 ``open-apis/bot/v2/hook/<token>`` with 签名校验: HmacSHA256 keyed by
     ``timestamp\\nsecret`` (s) over an empty message, Base64, in the body."""

@@ -183,14 +183,13 @@ def test_a_sandbox_opted_into_production_accepts_no_default_credentials(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    strict=True,
-    reason="Finding: the robot stand-ins (crm_bridge/sandbox/robots.py) accept their public test keys whatever "
-    "CRM_SANDBOX says, so an opted-in production sandbox stores whatever anyone posts to /_robots/wecom/send.",
-)
 def test_an_opted_in_sandboxs_robot_stand_ins_refuse_the_public_test_key(tmp_path):
-    status, body = probe(tmp_path, CRM_SANDBOX_ENABLED="1")["robot_wecom"]
-    assert '"errcode": 0' not in body, (status, body)
+    """Their keys are public test values: a production-like site that opts in to the sandbox has them off (404)
+    unless it says CRM_SANDBOX_ROBOTS=1."""
+    answers = probe(tmp_path, CRM_SANDBOX_ENABLED="1")
+    status, body = answers["robot_wecom"]
+    assert status == 404 and '"errcode": 0' not in body, (status, body)
+    TALLY.refused_as_expected += 1
 
 
 @pytest.fixture
