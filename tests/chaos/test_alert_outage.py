@@ -30,11 +30,20 @@ from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
 from tests.delivery.processes import celery_processes
 
+from . import workload
 from .conftest import Summary, report
 from .workload import OPEN_INTAKE, QUICK, Intake, ambiguous_reported, finished, tally
 
-pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.usefixtures("empty_broker"),
+]
+# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
 sandbox_crm = delivery_conftest.sandbox_crm
+empty_broker = workload.empty_broker
 
 OPTIONS = {**QUICK, "RETRY_BASE_DELAY": 1.0, "ALERTS": {"SWEEP_INTERVAL": 1.0, "MAX_RETRY_DELAY": 4.0}}
 REFUSALS = 6  # attempts of the oldest alert at each destination while the robots are down

@@ -21,19 +21,28 @@ from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import wait_for
 from tests.delivery.processes import celery_processes
 
+from . import workload
 from .conftest import Summary, report
 from .hostile_crm import BIG_BODY_BYTES, KINDS, PASS, WRITES, HostileCRM
 from .workload import OPEN_INTAKE, QUICK, Intake, Memory, ambiguous_reported, finished, pool_children, tally
 
-pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.usefixtures("empty_broker"),
+]
+# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
 sandbox_crm = delivery_conftest.sandbox_crm
+empty_broker = workload.empty_broker
 
 # AMBIGUOUS_SETTLE (120 s by default) shortened: every reply here leaves a write ambiguous, and the scenario must
 # finish in about a minute. The rest as the other worker tests (retries, sweep and circuit probe within seconds).
 OPTIONS = {**QUICK, "AMBIGUOUS_SETTLE": 1.0}
 
 #: How delivery classifies each reply to a write, from crm_bridge/crm/client.py and codec.py: the error class
-#: and the attempt's outcome. None is rejected (CRMRejected would fail the row at once); all are retryable.
+#: and the attempt's outcome. All are retryable; none is a rejection (CRMRejected would fail the row at once).
 EXPECTED = {
     "garbage": "CRMBadReply",  # a 200 that is neither JSON nor XML
     "html": "CRMServerError",  # a 502 IIS page: the status decides (5xx), the page is no API reply

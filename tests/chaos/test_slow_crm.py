@@ -23,6 +23,7 @@ from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
 from tests.delivery.processes import celery_processes
 
+from . import workload
 from .conftest import Summary, report
 from .workload import (
     OPEN_INTAKE,
@@ -37,8 +38,16 @@ from .workload import (
     time_limit_lines,
 )
 
-pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.usefixtures("empty_broker"),
+]
+# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
 sandbox_crm = delivery_conftest.sandbox_crm
+empty_broker = workload.empty_broker
 
 DELAY = 5.0  # seconds the slow CRM takes per call
 MESSAGES, LEADS = 48, 12  # per phase: 60 intake answers for each p99

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 
 from crm_bridge import testing
@@ -45,6 +46,19 @@ TIME_LIMIT_SIGNS = (
     "WorkerLostError",
     "exited with 'signal",
 )
+
+
+@pytest.fixture
+def empty_broker():
+    """The broker's queue emptied before and after the test. A scenario that keeps rows waiting leaves hundreds
+    of stale messages behind (the sweep hands a waiting row out again every ``REENQUEUE_AFTER``); the embedded
+    filesystem broker feeds a worker about one message a second per pool process, so the next test's worker would
+    spend a minute skipping them before it reached its own rows."""
+    from config.celery import app
+
+    app.control.purge()
+    yield
+    app.control.purge()
 
 
 @dataclass
