@@ -16,7 +16,7 @@ import functools
 import json
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,21 +65,24 @@ def _big_body() -> Iterator[bytes]:
 
 @dataclass(frozen=True)
 class Crafted:
+    """A reply: its status, headers, and a callable giving the body's chunks and their total length."""
+
     status: int
     headers: dict[str, str]
-    chunks: Any  # a callable giving the body's chunks
-
-    def length(self) -> int:
-        return sum(len(c) for c in self.chunks())
+    body: Callable[[], tuple[Iterable[bytes], int]]
 
 
+def _whole(data: bytes) -> tuple[list[bytes], int]:
+    return [data], len(data)
+
+
+XML = {"Content-Type": "text/xml; charset=utf-8"}
+JSON = {"Content-Type": "application/json; charset=utf-8"}
 CRAFTED: dict[str, Crafted] = {
-    "truncated_xml": Crafted(200, {"Content-Type": "text/xml; charset=utf-8"}, lambda: [TRUNCATED_XML]),
-    "entity_bomb": Crafted(200, {"Content-Type": "text/xml; charset=utf-8"}, lambda: [ENTITY_BOMB]),
-    "body_50mb": Crafted(200, {"Content-Type": "application/json; charset=utf-8"}, _big_body),
-    "gzip_bomb": Crafted(
-        200, {"Content-Type": "application/json; charset=utf-8", "Content-Encoding": "gzip"}, lambda: [gzip_bomb()]
-    ),
+    "truncated_xml": Crafted(200, XML, lambda: _whole(TRUNCATED_XML)),
+    "entity_bomb": Crafted(200, XML, lambda: _whole(ENTITY_BOMB)),
+    "body_50mb": Crafted(200, JSON, lambda: (_big_body(), BIG_BODY_BYTES)),
+    "gzip_bomb": Crafted(200, {**JSON, "Content-Encoding": "gzip"}, lambda: _whole(gzip_bomb())),
 }
 KINDS = (*SANDBOX_FAULTS, *CRAFTED)
 
@@ -180,13 +183,14 @@ class HostileCRM:
         handler.wfile.write(r.content)
 
     def _craft(self, handler: BaseHTTPRequestHandler, reply: Crafted) -> None:
+        chunks, length = reply.body()
         handler.send_response(reply.status)
         for name, value in reply.headers.items():
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(reply.length()))
+        handler.send_header("Content-Length", str(length))
         handler.end_headers()
         try:
-            for chunk in reply.chunks():
+            for chunk in chunks:
                 handler.wfile.write(chunk)
         except OSError:  # the client stopped reading at its size cap and closed: what it should do
             handler.close_connection = True

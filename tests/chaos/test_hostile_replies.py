@@ -99,8 +99,7 @@ def test_hostile_replies(hostile, sandbox_crm, live_server, site, settings):
     scripted = [s for s in hostile.served if s.entry != PASS]
     classified = {s.entry: _attempt(hostile, subs, k) for k, s in enumerate(scripted)}
     counted = tally(sandbox_crm, messages, leads)
-    # The largest rise of any worker process's peak over its resident set before the hostile replies.
-    growth_mb = max(after.hwm_kb[p] - before.rss_kb[p] for p in before.rss_kb) / 1024
+    growth_mb = after.peak_rise_mb(before)  # over what each worker process held before the hostile replies
     report(
         Summary(
             name="hostile_replies",

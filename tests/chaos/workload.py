@@ -165,9 +165,11 @@ class Memory:
     def max_hwm_mb(self) -> float:
         return max(self.hwm_kb.values()) / 1024
 
-    def peak_growth_mb(self, before: Memory) -> float:
-        """The largest rise of any process's peak (VmHWM) since ``before``, in MiB."""
-        return max(self.hwm_kb[p] - before.hwm_kb.get(p, 0) for p in self.hwm_kb) / 1024
+    def peak_rise_mb(self, before: Memory) -> float:
+        """The largest rise, in MiB, of any process's peak (VmHWM now) over its resident set in ``before``. Measured
+        from the resident set, not the earlier peak: memory freed since then and taken again would hide under an
+        earlier peak, so only a rise over what the process held counts."""
+        return max(self.hwm_kb[p] - before.rss_kb[p] for p in before.rss_kb if p in self.hwm_kb) / 1024
 
 
 def time_limit_lines(lines: Iterable[str]) -> list[str]:
