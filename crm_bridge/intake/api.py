@@ -97,7 +97,8 @@ class IdempotencyKeyReused(exceptions.APIException):
 _KEY_QUERY = OpenApiParameter("key", str, OpenApiParameter.QUERY, required=True, description="The site's public key.")
 _IDEMPOTENCY_PARAM = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    str,
+    # The bounds _idempotency_key enforces, so a client generated from the schema sends only keys it accepts.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
     OpenApiParameter.HEADER,
     required=False,
     description="1–255 printable ASCII characters. A repeat with the same key and body returns the first answer.",
@@ -413,6 +414,18 @@ def widget_endpoints_only(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> li
     return [e for e in endpoints if getattr(getattr(e[3], "cls", None), "cors_widget_api", False)]
 
 
+def list_bounds(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the item bounds of ``Hits.hits`` (a ``many=True`` serializer's
+    ``min_length``/``max_length``, which drf-spectacular does not emit) as ``minItems``/``maxItems``."""
+    from .serializers import HitsSerializer
+
+    field = HitsSerializer().fields["hits"]
+    hits = result.get("components", {}).get("schemas", {}).get("Hits", {}).get("properties", {}).get("hits")
+    if hits is not None:
+        hits["minItems"], hits["maxItems"] = field.min_length, field.max_length
+    return result
+
+
 class WidgetSchemaView(SpectacularAPIView):
     """``GET widget/v1/schema``: the OpenAPI 3 schema of the five endpoints (JSON; YAML by ``Accept``)."""
 
@@ -424,6 +437,7 @@ class WidgetSchemaView(SpectacularAPIView):
         "DESCRIPTION": "The public HTTP API the crm_bridge widget talks to (docs/widget-api.md).",
         "VERSION": "1",
         "PREPROCESSING_HOOKS": ["crm_bridge.intake.api.widget_endpoints_only"],
+        "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "crm_bridge.intake.api.list_bounds"],
         "ENFORCE_NON_BLANK_FIELDS": True,  # required text is minLength 1, as the serializers enforce
     }
 

@@ -296,12 +296,6 @@ def test_post_to_read_endpoint_is_method_not_allowed(client, site, path):
     assert "GET" in r["Allow"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The schema still admits requests the API refuses with 400: Idempotency-Key without its 1-255 "
-    "printable-ASCII bounds (_IDEMPOTENCY_PARAM), hits without minItems/maxItems (HitsSerializer.hits "
-    "min_length/max_length are not emitted by drf-spectacular). Required text is minLength 1 now.",
-)
 def test_schema_documents_what_the_api_refuses(client):
     raw = served_schema(client)
     schemas = raw["components"]["schemas"]
@@ -312,6 +306,8 @@ def test_schema_documents_what_the_api_refuses(client):
     idem = next(p for p in raw["paths"][BASE + "messages"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
     if (idem["schema"].get("minLength"), idem["schema"].get("maxLength")) != (1, 255):
         gaps.append("Idempotency-Key: no 1-255 length bounds")
+    if idem["schema"].get("pattern") != "^[\\x20-\\x7E]+$":
+        gaps.append("Idempotency-Key: no printable-ASCII pattern")
     hits = schemas["Hits"]["properties"]["hits"]
     if (hits.get("minItems"), hits.get("maxItems")) != (1, 50):
         gaps.append("Hits.hits: no minItems 1 / maxItems 50")
