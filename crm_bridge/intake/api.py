@@ -419,10 +419,10 @@ def list_bounds(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     ``min_length``/``max_length``, which drf-spectacular does not emit) as ``minItems``/``maxItems``."""
     from .serializers import HitsSerializer
 
-    field = HitsSerializer().fields["hits"]
+    field = HitsSerializer().fields["hits"]  # a ListSerializer (many=True); the stubs omit its length bounds
     hits = result.get("components", {}).get("schemas", {}).get("Hits", {}).get("properties", {}).get("hits")
     if hits is not None:
-        hits["minItems"], hits["maxItems"] = field.min_length, field.max_length
+        hits["minItems"], hits["maxItems"] = getattr(field, "min_length"), getattr(field, "max_length")  # noqa: B009
     return result
 
 

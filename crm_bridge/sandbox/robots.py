@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -174,7 +175,7 @@ def _answer(kind: str, code: int, message: str) -> JsonResponse:
     return JsonResponse({"errcode": code, "errmsg": message})
 
 
-def _robots_enabled(view: Any) -> Any:
+def _robots_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """The stand-ins answer only where ``settings.CRM_SANDBOX["ROBOTS"]`` is true (the default, for a development
     site that mounts the sandbox). Their keys are public test values, so a deployment that opts in to the sandbox
     (``config/``: ``CRM_SANDBOX_ENABLED`` with ``DEBUG`` off) has them off unless it says
