@@ -8,19 +8,21 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from django.conf import settings
 from django.db.models import Max, Sum
 
 from crm_bridge import testing
 from crm_bridge.models import Site, Submission
+from crm_bridge.sandbox import control
 from tests.delivery.processes import CeleryProcess, database_url
 
 from .conftest import Summary
@@ -44,13 +46,27 @@ FAST: dict[str, Any] = {
 INTAKE = {"THROTTLE_RATES": {"ip": "100000/min", "site": "100000/min"}, "MIN_FILL_SECONDS": 0.0}
 
 
-def post(base_url: str, site: Site, kind: str, fields: dict[str, Any], *, timeout: float = 15) -> requests.Response:
-    """One widget submission (``messages`` or ``leads``) with the visitor's consent, as the widget sends it."""
+@pytest.fixture
+def chaos_sandbox(live_server, settings):
+    """The sandbox CRM (and the robot stand-ins) over real HTTP, reset and seeded, faults cleared afterwards;
+    the test process's intake serves unthrottled (tests/delivery/conftest.py's ``sandbox_crm``, plus
+    :data:`INTAKE`). Scenarios read it through :mod:`crm_bridge.sandbox.control`. Returns the CRM's URL."""
+    control.reset()
+    settings.CRM_BRIDGE = {**testing.sandbox_settings(live_server.url), **FAST, **INTAKE}
+    yield settings.CRM_BRIDGE["BASE_URL"]
+    control.clear_faults()
+
+
+def post(
+    base_url: str, site: Site, kind: str, fields: dict[str, Any], *, key: str | None = None, timeout: float = 15
+) -> requests.Response:
+    """One widget submission (``messages`` or ``leads``) with the visitor's consent, as the widget sends it;
+    ``key``: the Idempotency-Key (a new one by default; the widget reuses it when it sends a submission again)."""
     body = {"key": site.public_key, **fields, **testing.consent(site)}
     return requests.post(
         f"{base_url}/crm/widget/v1/{kind}",
         json=body,
-        headers={"Origin": ORIGIN, "Idempotency-Key": str(uuid.uuid4())},
+        headers={"Origin": ORIGIN, "Idempotency-Key": key or str(uuid.uuid4())},
         timeout=timeout,
     )
 
@@ -91,6 +107,20 @@ def celery_stack(
     finally:
         for p in procs.values():
             p.stop()
+
+
+@contextmanager
+def explained(procs: dict[str, CeleryProcess], **readings: Callable[[], object]) -> Iterator[None]:
+    """On an AssertionError inside, print what the processes said last and each named reading (a failing
+    run's captured output then shows what the scenario saw), and re-raise."""
+    try:
+        yield
+    except AssertionError:
+        for name, read in readings.items():
+            print(f"--- {name}: {read()!r}")
+        for role, proc in procs.items():
+            print(f"--- celery {role}, last lines:", *proc.lines[-60:], sep="\n")
+        raise
 
 
 @dataclass

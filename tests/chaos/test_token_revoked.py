@@ -26,11 +26,12 @@ from django.utils import timezone
 from crm_bridge import testing
 from crm_bridge.alerts.models import Alert, AlertDestination
 from crm_bridge.models import Circuit, DeliveryAttempt, Submission
+from crm_bridge.sandbox import control as sandbox_crm
 from crm_bridge.sandbox import robots
-from tests.delivery.conftest import SANDBOX_PATH, sandbox_crm, wait_for  # noqa: F401 (sandbox_crm: a fixture)
+from tests.delivery.conftest import wait_for
 
 from .conftest import report
-from .kit import FAST, INTAKE, Ledger, celery_stack, post, tally
+from .kit import FAST, Ledger, celery_stack, chaos_sandbox, explained, post, tally  # noqa: F401 (chaos_sandbox: a fixture)
 
 S = Submission.Status
 pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -41,9 +42,7 @@ ROUNDS = 8  # submissions of each kind before the revocation, and as many after
 
 
 def _paused_leads() -> dict[str, int]:
-    return dict(
-        Submission.objects.filter(kind=Submission.Kind.LEAD, status=S.QUEUED).values_list("pk", "attempts")
-    )  # type: ignore[arg-type]
+    return dict(Submission.objects.filter(kind=Submission.Kind.LEAD, status=S.QUEUED).values_list("pk", "attempts"))  # type: ignore[arg-type]
 
 
 def _refused_probes() -> int:
@@ -54,10 +53,13 @@ def _refused_probes() -> int:
 
 
 def test_token_revoked_mid_run_pauses_leads_alarms_once_and_resumes_with_the_new_token(
-    live_server, site, sandbox_crm, settings
+    live_server,
+    site,
+    chaos_sandbox,  # noqa: F811 (the fixture imported above)
+    settings,
 ):
-    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, **OPTIONS, **INTAKE}
-    crm_url = live_server.url + SANDBOX_PATH
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, **OPTIONS}
+    crm_url = chaos_sandbox
     new_token = f"rotated-{uuid.uuid4().hex}"  # a secret like any token: it must show nowhere
     AlertDestination.objects.create(
         site=site, kind="wecom", name="ops", webhook_url=f"{live_server.url}/_robots/wecom/send?key={robots.WECOM_KEY}",
@@ -92,15 +94,17 @@ def test_token_revoked_mid_run_pauses_leads_alarms_once_and_resumes_with_the_new
         assert set(waiting.values()) == {0}  # the refused call's attempt was given back
         # The probes keep asking with the old token and keep being refused; the alarm goes out meanwhile.
         probes_before = _refused_probes()
-        wait_for(lambda: _refused_probes() >= probes_before + 2, timeout=30, interval=0.2)
-        wait_for(lambda: len(robots.received("wecom")) >= 1, timeout=30, interval=0.2)
+        with explained(first, alerts=lambda: list(Alert.objects.values("status", "attempts", "last_error"))):
+            wait_for(lambda: _refused_probes() >= probes_before + 2, timeout=30, interval=0.2)
+            wait_for(lambda: len(robots.received("wecom")) >= 1, timeout=30, interval=0.2)
         assert _paused_leads() == waiting  # not claimed, not spent: the same rows, the same attempts
 
         # Staff see why, on the dashboard (admin index) and on the site's page.
         staff = get_user_model().objects.create_superuser("ops", "ops@acme.example", "pw")
         client = Client(HTTP_ACCEPT_LANGUAGE="en")
         client.force_login(staff)
-        pages = [client.get(reverse("admin:index")), client.get(reverse("admin:crm_bridge_site_change", args=[site.pk]))]
+        site_page = reverse("admin:crm_bridge_site_change", args=[site.pk])
+        pages = [client.get(reverse("admin:index")), client.get(site_page)]
         for page in pages:
             assert page.status_code == 200
             text = page.content.decode()
