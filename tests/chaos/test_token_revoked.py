@@ -95,8 +95,8 @@ def test_token_revoked_mid_run_pauses_leads_alarms_once_and_resumes_with_the_new
         # The probes keep asking with the old token and keep being refused; the alarm goes out meanwhile.
         probes_before = _refused_probes()
         with explained(first, alerts=lambda: list(Alert.objects.values("status", "attempts", "last_error"))):
-            wait_for(lambda: _refused_probes() >= probes_before + 2, timeout=30, interval=0.2)
-            wait_for(lambda: len(robots.received("wecom")) >= 1, timeout=30, interval=0.2)
+            wait_for(lambda: _refused_probes() >= probes_before + 2, timeout=60, interval=0.2)
+            wait_for(lambda: len(robots.received("wecom")) >= 1, timeout=60, interval=0.2)
         assert _paused_leads() == waiting  # not claimed, not spent: the same rows, the same attempts
 
         # Staff see why, on the dashboard (admin index) and on the site's page.
