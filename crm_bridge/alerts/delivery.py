@@ -198,7 +198,8 @@ def recover_expired_leases(now: datetime) -> int:
 
 
 def detect_alarms(now: datetime | None = None) -> int:
-    """Raise the alarms read from the database: a site whose deliveries are paused, and a CRM circuit open
+    """Raise the alarms read from the database: a site whose deliveries are paused (its siteKey refused), the
+    CRM token refused (every site's leads wait: every site's alarm destinations hear it), and a CRM circuit open
     longer than ``CIRCUIT_ALARM_MINUTES``. Each fires once per episode (keyed by when it started)."""
     now = now or timezone.now()
     written = 0
@@ -212,6 +213,15 @@ def detect_alarms(now: datetime | None = None) -> int:
             if link:
                 text += f"\n{_('Details')}: {link}"
             written += len(operational(site, "site_paused", text, key=f"{site.pk}:{site.paused_at.timestamp():.0f}"))
+        # The token is one setting for the whole CRM (docs/delivery.md, "Refused credentials"): its pause sits on
+        # the Circuit row and holds the leads of every site, so it alarms every site, as an unreachable CRM does.
+        for circuit in Circuit.objects.filter(token_paused_at__isnull=False):
+            if circuit.token_paused_at is None:  # excluded by the filter; narrows the type for the checker
+                continue
+            reason = describe_pause("token", circuit.token_paused_reason[:300])
+            text = _("Deliveries to the CRM are paused: %(reason)s") % {"reason": reason}
+            key = f"{circuit.pk}:{circuit.token_paused_at.timestamp():.0f}"
+            written += len(operational(None, "token_paused", text, key=key, now=now))
         minutes = float(alert_setting("CIRCUIT_ALARM_MINUTES"))
         cutoff = now - timedelta(minutes=minutes)
         open_states = (Circuit.State.OPEN, Circuit.State.HALF_OPEN)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from ..conf import bridge_settings
@@ -32,6 +33,14 @@ S = Submission.Status
 #: timeouts and rate waits to finish in. Short enough that periodic tasks queued behind it (sweep, hit flushes)
 #: wait at most this long for a worker slot.
 DRAIN_SECONDS = 20.0
+
+#: How long a delivery that has the CRM's answer in hand keeps trying to record it while the database is
+#: unreachable (a PostgreSQL restart or fail-over takes seconds). Giving up at once would leave the row to its
+#: lease, and a message the CRM already posted would be posted again (docs/delivery.md, "Guarantees"). Bounded
+#: by the row's lease too (less :data:`LEASE_MARGIN`), so no other worker can have taken the row meanwhile,
+#: and well below the task's soft time limit.
+RECORD_PATIENCE = 30.0
+LEASE_MARGIN = 1.0
 
 
 def deliver(submission_id: Any, now: datetime | None = None) -> str:
@@ -125,13 +134,44 @@ def _deliver_claimed(sub: Submission, now: datetime) -> bool:
         circuit.release_probe(now)
         _retry_or_give_up(sub, f"{type(err).__name__}: {err}", now=now)
     else:
-        circuit.record_success(now)
-        if verdict.status == "wait":
-            outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False, now=now)
-        else:
-            outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason, now=now)
+
+        def record() -> None:
+            circuit.record_success(now)
+            if verdict.status == "wait":
+                outbox.retry_later(sub, delay=_jitter(bridge_settings.LEAD_WAIT), spend_attempt=False, now=now)
+            else:
+                outbox.finish(sub, verdict.status, reply=verdict.reply, error=verdict.reason, now=now)
+
+        _record_answer(sub, record)
         return True
     return False
+
+
+def _record_answer(sub: Submission, record: Callable[[], None]) -> None:
+    """Run ``record`` (writing what the CRM answered), retrying on a lost or refused database connection for
+    up to :data:`RECORD_PATIENCE` seconds within the row's lease; then the error propagates (the lease expires
+    and the sweep recovers the row, a repeated write counted in ``ambiguous_sends``)."""
+    deadline = time.monotonic() + RECORD_PATIENCE
+    if sub.lease_expires_at is not None:
+        left = (sub.lease_expires_at - timezone.now()).total_seconds() - LEASE_MARGIN
+        deadline = min(deadline, time.monotonic() + left)
+    pause, warned = 0.25, False
+    while True:
+        try:
+            record()
+            if warned:
+                logger.warning("database back: recorded the CRM's answer for %s", sub.pk)
+            return
+        except (OperationalError, InterfaceError) as err:
+            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            if not warned:
+                logger.warning("database unavailable recording the CRM's answer for %s; trying again: %s",
+                               sub.pk, err)  # fmt: skip
+                warned = True
+            connection.close()  # a broken connection is not reopened by itself: the next query opens a new one
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def _run_flow(sub: Submission) -> Verdict:

@@ -60,3 +60,18 @@ def test_operational_without_a_key_always_alarms(site):
     assert len(operational(site, "custom", "Something to look at")) == 1
     assert len(operational(site, "custom", "Something to look at")) == 1
     assert len(operational(None, "custom", "For everyone")) == 1
+
+
+def test_refused_token_alarms_every_site_once_per_episode(site):
+    other = Site.objects.create(name="Other", site_key="k2")
+    make_destinations(site)
+    make_destinations(other)
+    now = timezone.now()
+    Circuit.objects.create(name="crm", token_paused_at=now, token_paused_reason="error_code=21301 token invalid")
+    assert delivery.detect_alarms(now) == 2  # the token holds every site's leads: each site's alarm destination
+    assert delivery.detect_alarms(now + timedelta(minutes=1)) == 0
+    alerts = Alert.objects.filter(kind="alarm", alarm_key__startswith="token_paused:")
+    assert sorted(a.destination.recipients for a in alerts) == ["ops@acme.example", "ops@acme.example"]
+    assert all("21301" in a.text and "token" in a.text for a in alerts)
+    Circuit.objects.update(token_paused_at=now + timedelta(hours=1))  # resumed and refused again: a new episode
+    assert delivery.detect_alarms(now + timedelta(hours=1)) == 2

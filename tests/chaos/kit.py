@@ -1,0 +1,165 @@
+"""What the postgres_restart and token_revoked scenarios share: widget submissions over real HTTP (the live
+server), real Celery processes started with the token an operator gives them, and the tally of what reached
+the sandbox CRM, counted in its own tables (test_worker.py's pattern in tests/delivery)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.conf import settings
+from django.db.models import Max, Sum
+
+from crm_bridge import testing
+from crm_bridge.models import Site, Submission
+from crm_bridge.sandbox import control
+from tests.delivery.processes import CeleryProcess, database_url
+
+from .conftest import Summary
+
+ORIGIN = "https://acme.example"
+
+#: Quick retries, sweeps and probes, so a scenario drains in seconds (docs/delivery.md has the real defaults).
+FAST: dict[str, Any] = {
+    "RETRY_BASE_DELAY": 0.5,
+    "RETRY_MAX_DELAY": 2.0,
+    "CIRCUIT_FAIL_MAX": 5,
+    "CIRCUIT_RESET_TIMEOUT": 1.0,
+    "SWEEP_INTERVAL": 1.0,
+    "REENQUEUE_AFTER": 5.0,
+    "CONNECT_TIMEOUT": 2.0,
+    "READ_TIMEOUT": 5.0,
+    "CALLS_PER_SECOND": 0,
+}
+
+#: The intake settings the test process serves with: no throttling, no fill-time check (one client sends all).
+INTAKE = {"THROTTLE_RATES": {"ip": "100000/min", "site": "100000/min"}, "MIN_FILL_SECONDS": 0.0}
+
+
+@pytest.fixture
+def chaos_sandbox(live_server, settings):
+    """The sandbox CRM (and the robot stand-ins) over real HTTP, reset and seeded, faults cleared afterwards;
+    the test process's intake serves unthrottled (tests/delivery/conftest.py's ``sandbox_crm``, plus
+    :data:`INTAKE`). Scenarios read it through :mod:`crm_bridge.sandbox.control`. Returns the CRM's URL."""
+    control.reset()
+    settings.CRM_BRIDGE = {**testing.sandbox_settings(live_server.url), **FAST, **INTAKE}
+    yield settings.CRM_BRIDGE["BASE_URL"]
+    control.clear_faults()
+
+
+def post(
+    base_url: str, site: Site, kind: str, fields: dict[str, Any], *, key: str | None = None, timeout: float = 15
+) -> requests.Response:
+    """One widget submission (``messages`` or ``leads``) with the visitor's consent, as the widget sends it;
+    ``key``: the Idempotency-Key (a new one by default; the widget reuses it when it sends a submission again)."""
+    body = {"key": site.public_key, **fields, **testing.consent(site)}
+    return requests.post(
+        f"{base_url}/crm/widget/v1/{kind}",
+        json=body,
+        headers={"Origin": ORIGIN, "Idempotency-Key": key or str(uuid.uuid4())},
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def celery_stack(
+    *, crm_base_url: str, options: dict[str, Any], token: str = testing.SANDBOX_TOKEN, beat: bool = True
+) -> Iterator[dict[str, CeleryProcess]]:
+    """A worker (two prefork children) and beat, as tests/delivery/processes.py starts them, but with the CRM
+    token an operator would set: ``CRM_BRIDGE_TOKEN`` in the processes' environment (config/settings.py)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CRM_BRIDGE_VAR_DIR": str(settings.VAR_DIR),
+        "CRM_BRIDGE_BASE_URL": crm_base_url,
+        "CRM_BRIDGE_TOKEN": token,
+        "CRM_BRIDGE_OPTIONS": json.dumps(options),
+        "PYTHONUNBUFFERED": "1",
+    }
+    worker_args = [
+        "--pool=prefork",
+        "--concurrency=2",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--hostname=chaos-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h",
+    ]
+    procs = {"worker": CeleryProcess("worker", worker_args, env)}
+    if beat:
+        schedule = Path(settings.VAR_DIR) / f"celerybeat-schedule-{uuid.uuid4().hex[:6]}"
+        procs["beat"] = CeleryProcess("beat", ["--loglevel=INFO", f"--schedule={schedule}"], env)
+    try:
+        procs["worker"].wait_for_line("ready.")
+        if beat:
+            procs["beat"].wait_for_line("installed periodic tasks")
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+@contextmanager
+def explained(procs: dict[str, CeleryProcess], **readings: Callable[[], object]) -> Iterator[None]:
+    """On an AssertionError inside, print what the processes said last and each named reading (a failing
+    run's captured output then shows what the scenario saw), and re-raise."""
+    try:
+        yield
+    except AssertionError:
+        for name, read in readings.items():
+            print(f"--- {name}: {read()!r}")
+        for role, proc in procs.items():
+            print(f"--- celery {role}, last lines:", *proc.lines[-60:], sep="\n")
+        raise
+
+
+@dataclass
+class Ledger:
+    """What intake accepted (202 ids, and the text that identifies each submission in the CRM)."""
+
+    ids: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    leads: list[str] = field(default_factory=list)  # customer names
+
+    def accept(self, response: requests.Response, kind: str, identity: str) -> None:
+        assert response.status_code == 202, (response.status_code, response.text[:300])
+        self.ids.append(response.json()["id"])
+        (self.messages if kind == "messages" else self.leads).append(identity)
+
+    @property
+    def submitted(self) -> int:
+        return len(self.ids)
+
+
+def tally(
+    name: str, ledger: Ledger, crm: Any, *, fault_ended: datetime, extras: tuple[tuple[str, object], ...] = ()
+) -> tuple[Summary, Counter[str], Counter[str]]:
+    """Count in the sandbox's own tables what arrived of ``ledger``: the board's posts and the customers created,
+    each by the text that identifies it. Returns the summary line's figures and both counters."""
+    board = Counter(m["content"] for m in crm.messages() if m["content"] in set(ledger.messages))
+    customers = Counter(c["sName"] for c in crm.customers() if c["sName"] in set(ledger.leads))
+    expected = Counter(ledger.messages) + Counter(ledger.leads)
+    arrived = board + customers
+    last = Submission.objects.aggregate(last=Max("finished_at"))["last"]
+    summary = Summary(
+        name=name,
+        submitted=ledger.submitted,
+        delivered=sum(arrived.values()),
+        duplicates=Submission.objects.filter(status=Submission.Status.DUPLICATE).count(),
+        lost=sum((expected - arrived).values()),
+        extra=sum((arrived - expected).values()),
+        ambiguous_reported=Submission.objects.aggregate(n=Sum("ambiguous_sends"))["n"] or 0,
+        drain_s=max(0.0, (last - fault_ended).total_seconds()) if last else 0.0,
+        extras=extras,
+    )
+    return summary, board, customers
