@@ -5,10 +5,12 @@ repeat recorded as a duplicate, hit totals exact per pkid, nothing lost, nothing
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
+from django.db import connection
 
 from crm_bridge.sandbox import control
 from crm_bridge.sandbox.models import Customer, Hit, Message
@@ -17,7 +19,22 @@ from tests.delivery.processes import celery_processes
 from .stack import CHAOS_OPTIONS, OUTAGE, Traffic, assert_exact, refuses, tally, wait_drained
 from .summary import report
 
-pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.timeout(2 * OUTAGE + 420)]
+# On the embedded filesystem broker a worker takes one message per poll (about one a second): the outage
+# leaves hundreds of deliver messages queued (each row's hand-off, answered "circuit open"), the drains deliver
+# every row within seconds of the CRM's return, but the hit flush waits its turn behind those messages
+# (measured: about 130 s). That does not fit the suite's time budget, so this scenario runs on the PostgreSQL +
+# Redis pass, or here when asked for explicitly (docs/chaos.md).
+EMBEDDED = not os.environ.get("CELERY_BROKER_URL", "").startswith("redis")
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.worker,
+    pytest.mark.timeout(2 * OUTAGE + 420),
+    pytest.mark.skipif(
+        EMBEDDED and "CRM_BRIDGE_CHAOS_OUTAGE_SECONDS" not in os.environ,
+        reason="runs on the Redis broker (the PostgreSQL+Redis pass); on the filesystem broker the hit flush "
+        "queues ~2 min behind the outage's stale deliver messages (set CRM_BRIDGE_CHAOS_OUTAGE_SECONDS to run it)",
+    ),
+]
 
 
 def test_crm_outage(intake, sandbox_process):
@@ -26,6 +43,12 @@ def test_crm_outage(intake, sandbox_process):
     seen: dict[str, object] = {}
 
     def outage() -> None:
+        try:
+            run_outage()
+        finally:
+            connection.close()  # this thread's own connection (else it holds the test database open)
+
+    def run_outage() -> None:
         time.sleep(OUTAGE)  # the fault's length (CRM_BRIDGE_CHAOS_OUTAGE_SECONDS), not a wait for an outcome
         sandbox_process.stop()
         control.clear_faults()  # the 503s end; nothing listens now
