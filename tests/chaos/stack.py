@@ -182,7 +182,12 @@ class RedisServer:
     def start_command(self) -> list[str]:
         """How to start this server again as it runs now (executable, config file, the flags that matter)."""
         info = dict(line.split(":", 1) for line in self.command("INFO", "server").splitlines() if ":" in line)
-        cmd = [info.get("executable", "").strip() or "redis-server"]
+        # INFO's executable is argv[0] joined to the server's working directory: a bare "redis-server" started
+        # from elsewhere shows as <cwd>/redis-server, which does not exist. Then the one on PATH.
+        executable = info.get("executable", "").strip()
+        if not executable or not os.path.exists(executable):
+            executable = shutil.which("redis-server") or "redis-server"
+        cmd = [executable]
         if info.get("config_file", "").strip():
             cmd.append(info["config_file"].strip())
         for key in ("bind", "port", "save", "appendonly", "dir", "databases"):

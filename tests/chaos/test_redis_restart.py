@@ -39,12 +39,24 @@ def test_redis_restart(intake, sandbox_process):
     assert total == 400
     posted = Posted()
     seen: dict[str, float] = {}
+    cmd = redis.start_command()
 
     def accepted() -> int:
         with posted.lock:
             return posted.total + len(posted.refused)
 
     def chaos() -> None:
+        try:
+            run_chaos()
+        except BaseException as err:
+            seen["error"] = err  # type: ignore[assignment]
+            raise
+        finally:
+            if "back" not in seen and not redis.ping():
+                redis.start(cmd)  # never leave the environment's Redis down
+
+    def run_chaos() -> None:
+        nonlocal cmd
         # FLUSHALL a third of the way through the arrivals, the restart at two thirds.
         while accepted() < total // 3:
             time.sleep(0.05)
@@ -66,6 +78,7 @@ def test_redis_restart(intake, sandbox_process):
         intake.post_all(traffic, spread_s=30.0, posted=posted)
         driver.join(120)
         assert not driver.is_alive()
+        assert "error" not in seen, seen.get("error")
         wait_drained(traffic, timeout=240)
         drain_s = time.monotonic() - seen["back"]
         dead = [name for name in procs.workers if procs[name].proc.poll() is not None]
