@@ -79,9 +79,25 @@ def test_redis_restart(intake, sandbox_process):
         driver.join(120)
         assert not driver.is_alive()
         assert "error" not in seen, seen.get("error")
-        wait_drained(traffic, timeout=240)
+
+        def logs(names: list[str]) -> str:
+            # Each process's own lines (tracebacks' indented frames and CRM call lines left out), the last few
+            # thousand characters of each.
+            out = []
+            for name in names:
+                code = procs[name].proc.poll()
+                state = "running" if code is None else f"exited {code}"
+                own = [line for line in procs[name].lines if not line.startswith(" ") and "CRM " not in line]
+                out.append(f"{name} ({state}):\n" + "\n".join(own)[-4000:])
+            return "\n\n".join(out)
+
+        try:
+            wait_drained(traffic, timeout=240)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{logs(list(procs))}") from None
         drain_s = time.monotonic() - seen["back"]
         dead = [name for name in procs.workers if procs[name].proc.poll() is not None]
+        died = logs(dead)
 
     t = tally(traffic)
     report(
@@ -93,7 +109,7 @@ def test_redis_restart(intake, sandbox_process):
             posted_while_down=int(seen["up_at"] - seen["down_at"]),
         )
     )
-    assert dead == []
+    assert not dead, died
     assert seen["up_at"] > seen["down_at"]  # requests did arrive while Redis was down
     assert_exact(t, traffic, posted)  # includes: every one of the 400 answered 202 JSON
     assert t.board_extra <= t.ambiguous
