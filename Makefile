@@ -20,7 +20,8 @@ demo: install
 
 ## Lint and type-check, then the whole test suite on the demo site's settings, then the app's in-process
 ## suites on tests/settings.py alone; then, when CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL
-## are set (.ci/run sets them), the database- and broker-sensitive tests again on PostgreSQL and Redis.
+## are set (.ci/run sets them), the database- and broker-sensitive tests and the chaos suite again on PostgreSQL
+## and Redis (the chaos suite restarts that Redis: docs/chaos.md).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +36,7 @@ test: install
 	  DATABASE_URL="$$CRM_BRIDGE_TEST_POSTGRES_URL" \
 	  CELERY_BROKER_URL="$$CRM_BRIDGE_TEST_REDIS_URL/0" \
 	  CACHE_URL="$$CRM_BRIDGE_TEST_REDIS_URL/1" \
-	  $(BIN)/python -m pytest tests/delivery tests/api $(PYTEST_ARGS); \
+	  $(BIN)/python -m pytest tests/delivery tests/api tests/chaos $(PYTEST_ARGS); \
 	else \
 	  echo "PostgreSQL/Redis pass skipped: set CRM_BRIDGE_TEST_POSTGRES_URL and CRM_BRIDGE_TEST_REDIS_URL (.ci/run does)"; \
 	fi

@@ -13,44 +13,11 @@ what it saw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import pytest
 
+from .summary import LINES, Summary, report
 
-@dataclass(frozen=True)
-class Summary:
-    """One scenario's counts. ``submitted``: accepted by intake (202); ``delivered``: reached the CRM, counted
-    there; ``duplicates``: leads the CRM already had (recorded as duplicates, by design); ``lost``: accepted but
-    never delivered; ``extra``: delivered more than once; ``ambiguous_reported``: sends the outbox reported as
-    possibly repeated; ``drain_s``: from the fault's end to the last delivery. ``extras`` adds scenario-specific
-    figures (``name=value``) at the end of the line."""
-
-    name: str
-    submitted: int
-    delivered: int
-    duplicates: int
-    lost: int
-    extra: int
-    ambiguous_reported: int
-    drain_s: float
-    extras: tuple[tuple[str, object], ...] = ()
-
-    def line(self) -> str:
-        tail = "".join(f" {k}={v}" for k, v in self.extras)
-        return (
-            f"chaos {self.name}: submitted={self.submitted} delivered={self.delivered} "
-            f"duplicates={self.duplicates} lost={self.lost} extra={self.extra} "
-            f"ambiguous_reported={self.ambiguous_reported} drain_s={self.drain_s:.1f}{tail}"
-        )
-
-
-LINES: list[str] = []
-
-
-def report(summary: Summary) -> None:
-    """Record ``summary`` for the end-of-run section (and print it now, for ``-s`` runs)."""
-    line = summary.line()
-    LINES.append(line)
-    print(line)
+__all__ = ["LINES", "Summary", "report"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -58,3 +25,47 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("chaos summary")
         for line in LINES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def chaos_site(site):
+    """The shared ``site``, with a repeat lead's board note switched off: the board then holds only messages,
+    so each message's count there is its delivery count."""
+    site.post_duplicates_to_board = False
+    site.save()
+    return site
+
+
+@pytest.fixture
+def sandbox_process(transactional_db):
+    """The sandbox CRM in its own process (``manage.py crm_sandbox``) on the test database, reset and seeded;
+    it can be stopped (connections refused) and started again on the same port. Faults cleared at the end."""
+    from crm_bridge.sandbox import control
+
+    from .stack import SandboxProcess
+
+    control.reset()
+    server = SandboxProcess()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        control.clear_faults()
+
+
+@pytest.fixture
+def intake(live_server, sandbox_process, settings, chaos_site):
+    """The real widget API over HTTP (pytest-django's live server) with the rate ceilings lifted, and the
+    sandbox process as the configured CRM. Returns a :class:`~tests.chaos.stack.Intake`."""
+    from crm_bridge import testing
+
+    from .stack import CHAOS_OPTIONS, Intake
+
+    settings.CRM_BRIDGE = {
+        **testing.sandbox_settings(sandbox_process.base_url),
+        **CHAOS_OPTIONS,
+        "THROTTLE_RATES": {"ip": "1000000/min", "site": "1000000/min"},
+        "MIN_FILL_SECONDS": 0.0,
+    }
+    return Intake(live_server.url, chaos_site)

@@ -1,5 +1,6 @@
-"""Real Celery processes for tests: a prefork worker and beat, on the embedded filesystem broker, sharing the
-test database (a SQLite file, or the PostgreSQL test database) with the test process."""
+"""Real Celery processes for tests: prefork workers and beat, on the broker the environment names (the embedded
+filesystem broker by default, Redis when ``CELERY_BROKER_URL`` says so: the children inherit ``os.environ``),
+sharing the test database (a SQLite file, or the PostgreSQL test database) with the test process."""
 
 from __future__ import annotations
 
@@ -84,9 +85,54 @@ class CeleryProcess:
         return self.proc.returncode
 
 
+class Processes(dict[str, CeleryProcess]):
+    """The running children by role: ``"worker"`` (the first worker), ``"worker-2"``, … and ``"beat"``.
+    :meth:`restart` replaces one with a fresh process started the same way."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__()
+        self.env = env
+        self._args: dict[str, tuple[str, list[str], str]] = {}
+
+    def start(self, name: str, role: str, args: list[str], ready: str) -> CeleryProcess:
+        self._args[name] = (role, args, ready)
+        self[name] = CeleryProcess(role, args, self.env)
+        return self[name]
+
+    @property
+    def workers(self) -> list[str]:
+        return [name for name in self if name.startswith("worker")]
+
+    def restart(self, name: str, *, timeout: float = 60.0) -> CeleryProcess:
+        """Start ``name`` again (after a :meth:`CeleryProcess.kill` or a stop) and wait until it is ready."""
+        old = self[name]
+        if old.proc.poll() is None:
+            old.stop()
+        role, args, ready = self._args[name]
+        self[name] = CeleryProcess(role, args, self.env)
+        self[name].wait_for_line(ready, timeout=timeout)
+        return self[name]
+
+
+def worker_args(n: int, concurrency: int) -> list[str]:
+    return [
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        # Unique per worker: two workers with one node name would share (and confuse) their control replies.
+        f"--hostname=test-{os.getpid()}{'' if n == 1 else f'-{n}'}@%h",
+    ]
+
+
 @contextmanager
-def celery_processes(*, crm_base_url: str, options: dict[str, Any], beat: bool = True) -> Iterator[dict]:
-    """Start a worker (and beat) wired to this test run's database, broker folder and the given CRM."""
+def celery_processes(
+    *, crm_base_url: str, options: dict[str, Any], beat: bool = True, workers: int = 1, concurrency: int = 2
+) -> Iterator[Processes]:
+    """Start ``workers`` workers (``concurrency`` pool children each) and beat, wired to this test run's
+    database, broker and the given CRM; stop them all (warm shutdown) at the end."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -96,26 +142,15 @@ def celery_processes(*, crm_base_url: str, options: dict[str, Any], beat: bool =
         "CRM_BRIDGE_OPTIONS": json.dumps(options),
         "PYTHONUNBUFFERED": "1",
     }
-    procs = {
-        "worker": CeleryProcess(
-            "worker",
-            [
-                "--pool=prefork",
-                "--concurrency=2",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=test-{os.getpid()}@%h",
-            ],
-            env,
-        )
-    }
-    if beat:
-        schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
-        procs["beat"] = CeleryProcess("beat", ["--loglevel=INFO", f"--schedule={schedule}"], env)
+    procs = Processes(env)
     try:
-        procs["worker"].wait_for_line("ready.")
+        for n in range(1, workers + 1):
+            procs.start("worker" if n == 1 else f"worker-{n}", "worker", worker_args(n, concurrency), "ready.")
+        if beat:
+            schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+            procs.start("beat", "beat", ["--loglevel=INFO", f"--schedule={schedule}"], "installed periodic tasks")
+        for name in procs.workers:
+            procs[name].wait_for_line("ready.")
         if beat:
             procs["beat"].wait_for_line("installed periodic tasks")
         yield procs

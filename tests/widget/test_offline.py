@@ -4,16 +4,19 @@ delivered exactly once, counted in our outbox and in the sandbox CRM."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from crm_bridge import delivery
 from crm_bridge.intake.serializers import DEFAULT_TEXTS
 from crm_bridge.models import IdempotencyRecord, Submission
 from crm_bridge.sandbox import control
+from tests.chaos.summary import Summary, report
 
 from .conftest import events, outbox, page_html, shot, wait_event
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.chaos, pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 MESSAGE_DIV = '<div id="msg" data-crm-form="message"></div>'
 QUEUED_TEXT = DEFAULT_TEXTS["zh-CN"]["offline"]  # "saved, will be sent": the text the config serves
@@ -43,6 +46,7 @@ def test_backend_down_then_sent_exactly_once_on_the_next_page_load(api, site, ho
 
     # Next page load with the backend back: sent once, with the same key, and the outbox is empty.
     page.unroute("**/crm/widget/v1/messages")
+    back = time.monotonic()
     seen_keys = []
     page.on(
         "request",
@@ -62,8 +66,23 @@ def test_backend_down_then_sent_exactly_once_on_the_next_page_load(api, site, ho
     assert seen_keys == [queued["id"]] and Submission.objects.count() == 1
 
     assert delivery.deliver(sub.id) == "delivered"
+    on_board = [m["content"] for m in control.messages()].count(f"断网时留的言\n落地页: {url}")
+    sub.refresh_from_db()
+    report(
+        Summary(
+            "browser_offline",
+            submitted=Submission.objects.count(),
+            delivered=min(on_board, 1),
+            duplicates=0,
+            lost=1 - min(on_board, 1),
+            extra=max(0, on_board - 1) + max(0, len(seen_keys) - 1),
+            ambiguous_reported=sub.ambiguous_sends,
+            drain_s=time.monotonic() - back,
+            extras=(("kept_offline", 1), ("resent", len(seen_keys))),
+        )
+    )
     # The post carries the visit's source (docs/attribution.md): here only its landing page.
-    assert [m["content"] for m in control.messages()].count(f"断网时留的言\n落地页: {url}") == 1
+    assert on_board == 1
     assert control.calls("ECommerce/AddMessageBoard") == 1
 
 
