@@ -25,9 +25,9 @@ default), and so do process exit (``atexit``) and :func:`crm_bridge.delivery.hit
   fails (the database is unreachable) they are put back and written by the next flush;
 * a view whose site was deleted meanwhile is dropped (there is no counter to add it to), with a warning;
 * **what can be lost**: the views a process holds in memory when it is killed outright (SIGKILL, OOM, a crash):
-  those answered since its last completed flush — at most its last ``HIT_BUFFER_SECONDS`` plus one flush's write
-  time (measured: tests/api/test_hit_kill.py, docs/benchmarks.md). A graceful exit (SIGTERM to gunicorn) flushes
-  first.
+  those answered since its last completed flush *took* its counts — at most ``HIT_BUFFER_SECONDS`` (the thread
+  waits that long after each write) plus the write time of that flush and of the one in flight (measured:
+  tests/integration/test_hit_kill.py, docs/benchmarks.md). A graceful exit (SIGTERM to gunicorn) flushes first.
 
 A beacon with an ``Idempotency-Key`` is written in-line, with its record, in one transaction, as before
 (:func:`crm_bridge.intake.store.add_hits`): "a repeat with the same key creates nothing" needs the record and the
