@@ -100,7 +100,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------------
 # SQLite is shared by the web server and the Celery worker processes, so it runs in WAL mode with IMMEDIATE
-# transactions and a busy timeout; without them concurrent writers fail with "database is locked".
+# transactions and a busy timeout; without them concurrent writers fail with "database is locked". WAL also
+# lets readers run beside the one writer. synchronous=NORMAL is safe in WAL mode (SQLite's documentation): the
+# database is never corrupted, and a crash of the process loses nothing; only a power loss or an OS crash can
+# roll back the transactions committed since the last checkpoint. In exchange a commit costs no fsync (the WAL
+# is synced at checkpoints), the largest part of a one-row write transaction (README, "Performance and scaling").
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 30,

@@ -275,9 +275,10 @@ class BridgeSettings:
     # The cache alias (settings.CACHES) that counts throttled requests. Must be atomic on incr (Redis, Memcached,
     # local memory); a per-process local-memory cache multiplies each limit by the number of processes.
     THROTTLE_CACHE = Setting("default", _alias)
-    # Page views without an Idempotency-Key are added up in each web process and written to their counters
-    # every this many seconds, in one transaction (0: one transaction per beacon). A process killed outright
-    # loses at most the views of its last interval (docs/widget-api.md, "Hits").
+    # Page views without an Idempotency-Key are counted in Redis when Redis is the default cache, else added up
+    # in each web process, and written to their counters every this many seconds, in one transaction (0: one
+    # transaction per beacon). A web process killed outright loses nothing with Redis, else the views since its
+    # last completed write began: this interval plus two writes' time (docs/widget-api.md, "Hits").
     HIT_BUFFER_SECONDS = Setting(1.0, _seconds_or_zero)
     # Broker hand-offs waiting in a web process's background publisher; past this, intake publishes in-line.
     HANDOFF_QUEUE = Setting(1000, _count)

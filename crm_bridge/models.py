@@ -27,6 +27,7 @@ __all__ = [
     "Circuit",
     "DeliveryAttempt",
     "HitCounter",
+    "HitFold",
     "IdempotencyRecord",
     "LeadIdentity",
     "OperatorRun",
@@ -407,6 +408,27 @@ class HitCounter(models.Model):
 
     def __str__(self) -> str:
         return gettext("pkid %(pkid)s: %(pending)d pending") % {"pkid": self.pkid, "pending": self.pending}
+
+
+class HitFold(models.Model):
+    """One batch of page views moved from Redis into ``HitCounter.pending``, recorded in the same transaction.
+
+    With Redis as the cache, beacons are counted in a Redis hash; a fold renames it to a key of its own (named by
+    ``token``) and adds it to the counters. This row, unique per token, is what makes the fold exactly-once: a fold
+    that crashed after its commit but before deleting the key, or two processes folding the same key, find the
+    token taken and only delete the key (docs/widget-api.md, "Hits"). Rows are pruned an hour after their key is
+    gone.
+    """
+
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("hit fold")
+        verbose_name_plural = _("hit folds")
+
+    def __str__(self) -> str:
+        return self.token
 
 
 class Circuit(models.Model):
