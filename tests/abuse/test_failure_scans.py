@@ -85,26 +85,27 @@ def test_failures_write_no_secret_and_no_personal_data(crm, post, message, lead,
     assert attempts.count() == len(FAULTS) * len(ids)
     assert set(attempts.values_list("outcome", flat=True)) != {"ok"}
 
-    # Both credentials revoked: the lead (token) and the message (siteKey) pause, and the site's pause alarms
-    # staff. (A token pause raises no alarm of its own: only a site's pause and an open circuit do.)
+    # Both credentials revoked: the lead (token) and the message (siteKey) pause, and each pause alarms staff.
     control.set_credentials(tokens=[], site_keys=[])
     again(ids)
     assert [deliver(sid) for sid in ids] == ["queued", "queued"]
     assert Site.objects.get().paused_at is not None
     assert Circuit.objects.filter(token_paused_at__isnull=False).count() == 1
-    assert alert_delivery.detect_alarms() == 2  # the robot and the mailbox, once each
+    assert alert_delivery.detect_alarms() == 4  # site and token pause: the robot and the mailbox, once each
     alarms = Alert.objects.filter(kind="alarm")
-    assert alarms.count() == 2
+    assert alarms.count() == 4
     for dest in AlertDestination.objects.all():
         alert_delivery.flush_destination(dest.pk)
     assert set(alarms.values_list("status", flat=True)) == {"sent"}, list(alarms.values("status", "last_error"))
     received = robots.received("wecom")
-    assert "Shop" in received[0]["text"] and "Shop" in mail.outbox[0].body  # the alarm's text, as sent
+    # The alarms' texts, as sent: the site's pause names the site, the token's says every site waits.
+    assert any("Shop" in m["text"] for m in received) and any("Shop" in e.body for e in mail.outbox)
+    assert any("token" in m["text"] for m in received) and any("token" in e.body for e in mail.outbox)
     assert any("paused" in r.getMessage() for r in caplog.records)
     site_pause_reason = Site.objects.get().paused_reason
     token_pause_reason = Circuit.objects.get().token_paused_reason
     assert site_pause_reason and token_pause_reason
-    assert len(received) == 1 and len(mail.outbox) == 1
+    assert len(received) == 2 and len(mail.outbox) == 2
 
     control.set_credentials(tokens=[NEW_TOKEN], site_keys=[SITE_KEY])  # a new token: deliveries resume
     with bridge(TOKEN=NEW_TOKEN, METRICS_TOKEN=METRICS_TOKEN):

@@ -11,6 +11,7 @@ import requests
 from crm_bridge import testing
 from crm_bridge.alerts.models import Alert
 from crm_bridge.sandbox import robots
+from tests.chaos.workload import empty_broker  # noqa: F401 - a fixture, used by name below
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
 from tests.delivery.processes import celery_processes
 
@@ -25,7 +26,13 @@ OPTIONS = {
 }
 
 
-def test_a_lead_reaches_every_robot_once_through_an_outage(live_server, site, robot_destinations, settings):
+def test_a_lead_reaches_every_robot_once_through_an_outage(
+    live_server,
+    site,
+    robot_destinations,
+    settings,
+    empty_broker,  # noqa: F811 - earlier tests' stale messages gone
+):
     settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, "THROTTLE_RATES": {"ip": "1000/min", "site": "1000/min"},
                            "MIN_FILL_SECONDS": 0.0}  # fmt: skip
     robots.go_down("*", count=3)  # the first hand-offs meet 503s; the sweep brings them back

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from crm_bridge.models import Site
 
 DEMO_SITE_NAME = "示例科技 (demo)"
 STOP_SECONDS = 20  # the worker's warm shutdown finishes a delivery in flight; local calls take far less
+LISTEN_SECONDS = 60  # the web and page servers start in a second or two; a loaded machine takes longer
 KILL_SECONDS = 5
 
 
@@ -144,6 +146,7 @@ class Command(BaseCommand):
             for name, cmd in commands.items():
                 if self._stop_signal is None:
                     procs[name] = subprocess.Popen(cmd, env=env, process_group=0)  # noqa: S603
+            self._wait_listening(procs, host, (port, page_port))
             code = self._supervise(procs, exit_after, self._banner(host, port, page_port, site, password))
         finally:
             forced = self._stop(procs)
@@ -153,6 +156,19 @@ class Command(BaseCommand):
         self.stdout.write("demo stopped")
         if code:
             sys.exit(code)
+
+    def _wait_listening(self, procs: dict[str, subprocess.Popen], host: str, ports: tuple[int, ...]) -> None:
+        """Until the web and page servers accept connections (at most ``LISTEN_SECONDS``), so the banner's links
+        work when it appears; a stop request or a child that died ends the wait early (_supervise reports it)."""
+        end = time.monotonic() + LISTEN_SECONDS
+        waiting = list(ports)
+        while waiting and self._stop_signal is None and time.monotonic() < end:
+            if any(p.poll() is not None for p in procs.values()):
+                return
+            with contextlib.suppress(OSError), socket.create_connection((host, waiting[0]), timeout=1):
+                waiting.pop(0)
+                continue
+            time.sleep(0.1)
 
     def _banner(self, host: str, port: int, page_port: int, site: Site, password: str) -> str:
         site_url = f"http://{host}:{port}"
