@@ -69,3 +69,14 @@ def intake(live_server, sandbox_process, settings, chaos_site):
         "MIN_FILL_SECONDS": 0.0,
     }
     return Intake(live_server.url, chaos_site)
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_broker_messages():
+    """Every scenario starts its workers on an empty queue: earlier tests' hand-offs (and the sweep's repeats of
+    rows they left waiting) would otherwise sit ahead of this scenario's messages, and a worker drains them at
+    about one a second on the filesystem broker — long enough to miss a scenario's alert or drain deadline."""
+    from config.celery import app
+
+    app.control.purge()
+    yield
