@@ -56,3 +56,25 @@ def test_leads_carry_consent_when_the_config_requires_it():
     assert consent_fields(config) == {"consent": True, "version": "2024-01"}
     assert consent_fields({"privacy": {"version": "v", "required": {"lead": False}}}) == {}
     assert consent_fields({"features": {"leads": True}}) == {}  # today's config: no privacy block
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_cost_breakdown_times_every_stage_of_a_lead():
+    # bench/cost.py wraps functions by name: a renamed or moved stage would silently read 0 ms. Each stage runs
+    # once per lead, so each must have spent some CPU time, and no stage may exceed the one it is inside.
+    from bench.cost import STAGES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CACHE_URL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cost", "-n", "30", "--rounds", "1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    row = re.compile(r"^( *[^\s].*?) +(\d+\.\d{3}) +-?\d+\.\d%$", re.M)
+    spent = {m[1].strip(): float(m[2]) for m in row.finditer(result.stdout)}
+    for label, parent, *_ in STAGES:
+        assert spent.get(label, 0) > 0, f"{label!r} not timed:\n{result.stdout}"
+        if parent is not None:
+            assert spent[label] <= spent[parent], f"{label!r} exceeds {parent!r}:\n{result.stdout}"
+    assert re.search(r"^lead +\d+\.\d+ ms +floor .* lead ÷ floor +\d+\.\d+$", result.stdout, re.M), result.stdout
