@@ -1,11 +1,12 @@
 """``python -m bench.browser``: the widget's time to an interactive launcher, in headless Chromium.
 
 A host page on its own origin (a small threaded server on ``--port``, like the widget tests' host server) is
-loaded ``--loads`` times with the widget's script tag and as many times without it, alternately, each load in a
-fresh browser context (empty cache and storage, as a first visit). With the widget: milliseconds from
-navigation start to the ``crm:ready`` event, which the widget fires once the launcher is built and wired (the
-test waits for the launcher button too). Without it: navigation start to the end of the page's load event.
-Prints ``{"widget_ms": [...], "page_ms": [...]}``.
+loaded ``--loads`` times with the README's embed snippet (the block marked ``<!-- readme: embed -->``: the
+config's preload and the ``async`` script, this run's origin and key put in) in its ``<head>``, as the README says
+to paste it, and as many times without it, alternately, each load in a fresh browser context (empty cache and
+storage, as a first visit). With the widget: milliseconds from navigation start to the ``crm:ready`` event, which
+the widget fires once the launcher is built and wired (the test waits for the launcher button too). Without it:
+navigation start to the end of the page's load event. Prints ``{"widget_ms": [...], "page_ms": [...]}``.
 
 Chromium is Debian's (``/usr/bin/chromium`` or ``$CRM_BRIDGE_CHROMIUM``), with the flags of
 tests/widget/conftest.py; Playwright never downloads a browser.
@@ -17,9 +18,12 @@ import argparse
 import html
 import json
 import os
+import re
 import sys
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 # As in tests/widget/conftest.py (CHROMIUM_ARGS): headless, no sandbox (root), nothing that phones home.
@@ -41,16 +45,29 @@ BODY = (
 )
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+#: What the README's snippet says in place of a real server's origin and a site's public key.
+README_ORIGIN, README_KEY = "https://www.example.com", "pk_…"
+
+
+def embed_snippet(api: str, key: str) -> str:
+    """The README's embed snippet (the block after ``<!-- readme: embed -->``) for the server at ``api`` and the
+    site's public ``key``: what an integrator pastes, so the figure measures what the README recommends."""
+    text = README.read_text(encoding="utf-8")
+    found = re.findall(r"<!-- readme: embed -->\n```html\n(.*?)```", text, flags=re.S)
+    if len(found) != 1 or README_ORIGIN not in found[0] or README_KEY not in found[0]:
+        raise SystemExit("README.md needs exactly one ```html block marked <!-- readme: embed --> (the snippet)")
+    query = "key=" + urllib.parse.quote(key, safe="")  # the preload's URL, as the widget's encodeURIComponent
+    snippet = found[0].replace(README_ORIGIN, api).replace("key=" + README_KEY, query)
+    return snippet.replace(README_KEY, html.escape(key))
+
+
 def host_page(api: str, key: str, *, widget: bool) -> bytes:
-    script = (
-        f'<script src="{api}/static/crm_bridge/widget.js" data-crm-key="{html.escape(key)}" async></script>'
-        if widget
-        else ""
-    )
+    snippet = embed_snippet(api, key) if widget else ""
     return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Host page</title></head>'
-        f"<body>{BODY}{script}</body></html>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Host page</title>'
+        f"{snippet}</head><body>{BODY}</body></html>"
     ).encode()
 
 

@@ -608,8 +608,12 @@ class Run:
             raise BenchError(f"browser figure failed: {out.stderr[-3000:]}")
         got = json.loads(out.stdout)
         with_widget, without = median(got["widget_ms"]), median(got["page_ms"])
-        self.add("widget_ready_ms_delta", "widget ready − page ready", "ms", with_widget, without,
-                 with_widget - without)  # fmt: skip
+        # The spread: the interquartile range of each load's delta to the load without the widget next to it.
+        deltas = [w - p for w, p in zip(got["widget_ms"], got["page_ms"], strict=True)]
+        quart = statistics.quantiles(deltas, n=4) if len(deltas) > 1 else []
+        spread = f"{quart[0]:.0f}–{quart[2]:.0f}" if quart else ""
+        self.figures.append(Figure("widget ready − page ready", "ms", with_widget, without, with_widget - without,
+                                   "widget_ready_ms_delta", spread))  # fmt: skip
         self.extra["widget_ready_ms"], self.extra["page_ready_ms"] = with_widget, without
 
     def shutdown(self) -> None:
@@ -772,6 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the run's folder (database, logs) for a look")
     p.add_argument("--sqlite", action="store_true", help="SQLite even when the PostgreSQL/Redis URLs are set")
     p.add_argument("--browser-loads", type=int, help="page loads of each kind for the browser figure (0: none)")
+    p.add_argument("--only", choices=["widget"], help="widget: the widget's figures alone (no load, drain, CRM down)")
     args = p.parse_args(argv)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.browser_loads is not None:
@@ -784,10 +789,11 @@ def main(argv: list[str] | None = None) -> int:
         run = Run(mode, tmp, postgres_url=pg if use_servers else None, redis_url=rd if use_servers else None)
         try:
             run.setup()
-            run.intake()
-            run.hits()
-            run.drain()
-            run.crm_down()
+            if args.only is None:
+                run.intake()
+                run.hits()
+                run.drain()
+                run.crm_down()
             run.widget()
         except BenchError as err:
             print(f"benchmark invalid: {err}", file=sys.stderr)

@@ -238,6 +238,13 @@ def wait_event(page, name: str, count: int = 1) -> list[dict]:
     return events(page, name)
 
 
+def wait_storage(page) -> None:
+    """Until the loader's storage work is done (widget/src/loader.js, openStorage: it runs after the button's first
+    paint): the visit's first touch is in sessionStorage, written just before the outbox is opened and flushed in
+    the same task, so by then any re-send has been sent."""
+    page.wait_for_function("sessionStorage.getItem('crm_bridge.source') !== null", timeout=10_000)
+
+
 def outbox(page) -> list[dict]:
     return json.loads(page.evaluate("localStorage.getItem('crm_bridge:outbox') || '[]'"))
 

@@ -12,7 +12,7 @@ from crm_bridge import delivery
 from crm_bridge.models import Submission
 from crm_bridge.sandbox import control
 
-from .conftest import events, page_html, wait_event
+from .conftest import events, page_html, wait_event, wait_storage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -79,6 +79,7 @@ def test_every_write_of_the_visit_carries_it_and_a_new_tab_starts_afresh(api, si
     ] * 2
     other = page.context.new_page()  # a new tab: its own sessionStorage, its own first touch
     other.goto(landing + "?clickid=ocean")
+    wait_storage(other)  # stored once the button is up, not as the script runs
     assert other.evaluate("JSON.parse(sessionStorage.getItem('crm_bridge.source'))") == {
         "landing": landing + "?clickid=ocean",
         "clickid": "ocean",

@@ -14,7 +14,7 @@ from crm_bridge.models import IdempotencyRecord, Submission
 from crm_bridge.sandbox import control
 from tests.chaos.summary import Summary, report
 
-from .conftest import events, outbox, page_html, shot, wait_event
+from .conftest import events, outbox, page_html, shot, wait_event, wait_storage
 
 pytestmark = [pytest.mark.chaos, pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -63,6 +63,7 @@ def test_backend_down_then_sent_exactly_once_on_the_next_page_load(api, site, ho
     # Another load sends nothing more.
     page.reload()
     wait_event(page, "ready")
+    wait_storage(page)  # the outbox has been read and flushed
     assert seen_keys == [queued["id"]] and Submission.objects.count() == 1
 
     assert delivery.deliver(sub.id) == "delivered"

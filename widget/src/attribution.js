@@ -1,7 +1,7 @@
 // Where the visit came from (docs/attribution.md): the first page of the visit that ran the widget
 // (its URL, document.referrer, utm_* and paid-search click ids) is kept in sessionStorage, so the pages the
 // visitor goes on to do not overwrite it (first touch wins, per tab), and sent with every write as `source`.
-// Captured when this module is evaluated, i.e. as soon as the widget's script runs on a page.
+// The page's URL and referrer are taken as soon as the widget's script runs on a page; storage is touched later.
 /** sessionStorage key of the visit's first touch. */
 export const KEY = "crm_bridge.source";
 /** Query parameters kept: campaign tags, then click ids (Baidu, 360, Ocean Engine) that conversion tracking
@@ -74,15 +74,16 @@ export function firstTouch(storage, href, referrer) {
 }
 
 let visit = {};
-/** Record this page's touch (or read the tab's first one); called by the loader once the config request is
- * on its way, not at module load: a fresh tab's first sessionStorage access is a synchronous trip to the
- * browser process (5-25 ms measured), which would hold up that request. */
-export function remember() {
+/** Record this page's touch (`href` and `referrer` as the loader saw them when the script ran), or read the
+ * tab's first one; called by the loader once the widget is up, not at module load: a fresh tab's first
+ * sessionStorage access is a synchronous trip to the browser process (3-30 ms measured), which would hold up
+ * the config request or the button (loader.js, openStorage). */
+export function remember(href = location.href, referrer = document.referrer) {
   try {
     // Reading window.sessionStorage itself throws where storage is blocked: inside the try.
-    visit = firstTouch(window.sessionStorage, location.href, document.referrer);
+    visit = firstTouch(window.sessionStorage, href, referrer);
   } catch {
-    visit = touch(location.href, document.referrer);
+    visit = touch(href, referrer);
   }
 }
 

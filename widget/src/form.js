@@ -8,7 +8,7 @@ import { emit } from "./events.js";
 import { textsFor } from "./i18n.js";
 import { source } from "./attribution.js";
 import { newId } from "./outbox.js";
-import { pending, submit as send } from "./transport.js";
+import { needStorage, pending, submit as send } from "./transport.js";
 
 /** The autocomplete token for the config's field names (others: "off"), so browsers can fill in contacts. */
 const AUTOCOMPLETE = { name: "name", tel: "tel", email: "email", company: "organization" };
@@ -117,6 +117,7 @@ export function buildForm(kind, cfg, lang, o, host) {
   async function submit(ev) {
     ev.preventDefault();
     if (busy) return;
+    needStorage(); // source() and the outbox below (the loader runs it after the first paint, unless this is sooner)
     const body = { key: o.key };
     let first;
     for (const { name: n, required } of fields) {

@@ -8,7 +8,7 @@ import { emit } from "./events.js";
 import { langFor, textsFor } from "./i18n.js";
 import { base, config, crmAttr, optionsFor, readScript } from "./settings.js";
 import { shared } from "./public-api.js";
-import { flush, openOutbox } from "./transport.js";
+import { deferStorage, flush, openOutbox } from "./transport.js";
 import { storage } from "./outbox.js";
 import { remember } from "./attribution.js";
 import { hit, pkids } from "./hits.js";
@@ -60,42 +60,64 @@ function mount(el) {
   }, () => {});
 }
 
+let here; // [location.href, document.referrer] as the script ran, until the visit's touch is taken from them
+let opened; // the storage work has run
+/** The visit's first touch into sessionStorage (attribution.js), once: by the storage work, or when the visitor
+ * leaves the page before that ran (a click on a link while the config is on its way), so a landing page that was
+ * left early still counts as the visit's first. */
+const touchOnce = () => here && (remember(...here), (here = null));
+/** The storage work, once per loader: the visit's first touch, the outbox from localStorage and its re-sends,
+ * now and whenever the browser is back online. A fresh tab's first access to each storage is a synchronous trip
+ * to the browser process (3-35 ms measured on the benchmark's machine, docs/benchmarks.md "Widget ready"): run
+ * while the config may be arriving, it held up the button. So it runs after the button's first paint, or when a
+ * form is submitted first (transport.js, deferStorage). */
+const openStorage = () => {
+  if (opened) return;
+  opened = true;
+  touchOnce();
+  openOutbox(storage(window));
+  addEventListener("online", flush);
+  flush();
+};
+/** Run `f` once the frame that shows the button is painted (the task after the next animation frame), or after
+ * half a second where no frame comes (a tab opened in the background); `f` runs once either way. */
+const afterPaint = (f) => {
+  requestAnimationFrame(() => setTimeout(f));
+  setTimeout(f, 500);
+};
+
 /** @attribute data-crm-button
  * @on <script>
  * "off": no floating feedback button (the message board); CRMWidget.open() then has nothing to open. Any
  * other value, or none: the button is shown when the site's messages feature is on.
  */
 /** Start the widget for `script`, the <script> element this copy was loaded by, as soon as it runs: the config
- * request first (everything else overlaps its round trip), then the outbox's re-sends; the panel, the forms and
- * the view counts once the config is in and the document has a body. */
+ * request first (or the page's own copy, or the snippet's preload); the panel, the forms and the view counts once
+ * the config is in and the document has a body; the storage work once that is painted (openStorage). */
 export function startLoader(script) {
+  here = [location.href, doc.referrer]; // now: the page may change its URL (history.pushState) before the config is in
+  deferStorage(openStorage);
+  addEventListener("pagehide", touchOnce);
   readScript(script);
   const ready = config(base);
   shared.w.push({ open: () => (openPanel ? openPanel() : !(wantOpen = true)), hit, mount });
   const start = () =>
-    ready.then(
-      (cfg) => {
-        const lang = langFor(cfg, base.lang, doc.documentElement.lang);
-        if (cfg.forms.message && crmAttr(script, "button") != "off") openPanel = floatingPanel(cfg, lang);
-        doc.querySelectorAll("[data-crm-form]").forEach(mount);
-        const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !shared.views.has(e) && shared.views.add(e));
-        const ids = pkids(views.map((e) => crmAttr(e, "pkid")));
-        if (ids.length) hit(ids.join());
-        emit("ready", { key: base.key, lang, features: cfg.features });
-        if (wantOpen && openPanel) openPanel();
-      },
-      (status) => emit("error", { reason: "config", status }),
-    );
+    ready
+      .then(
+        (cfg) => {
+          const lang = langFor(cfg, base.lang, doc.documentElement.lang);
+          if (cfg.forms.message && crmAttr(script, "button") != "off") openPanel = floatingPanel(cfg, lang);
+          doc.querySelectorAll("[data-crm-form]").forEach(mount);
+          const views = [...doc.querySelectorAll("[data-crm-pkid]")].filter((e) => !shared.views.has(e) && shared.views.add(e));
+          const ids = pkids(views.map((e) => crmAttr(e, "pkid")));
+          if (ids.length) hit(ids.join());
+          emit("ready", { key: base.key, lang, features: cfg.features });
+          if (wantOpen && openPanel) openPanel();
+        },
+        (status) => emit("error", { reason: "config", status }),
+      )
+      .finally(() => afterPaint(openStorage));
   // A script in <head> runs before there is a <body> to put the button in.
   if (doc.body) start();
   else addEventListener("DOMContentLoaded", start);
-  // Storage last, in a microtask: while the config is on the wire, or, when the page carried it, right after the
-  // button is up (a fresh tab's first storage access is a synchronous trip to the browser process). Either way
-  // before anything can be submitted.
-  queueMicrotask(() => {
-    remember();
-    openOutbox(storage(window));
-    addEventListener("online", flush);
-    flush();
-  });
 }

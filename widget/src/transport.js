@@ -6,6 +6,14 @@ import { expired, outbox } from "./outbox.js";
 import { shared } from "./public-api.js";
 
 let box; // this copy's outbox, from openOutbox()
+let deferred; // the loader's storage work, which it runs after the button's first paint (loader.js, openStorage)
+
+/** Hand over the storage work (the visit's first touch, openOutbox(), the first flush()), which the loader defers
+ * past the button's first paint; a submission runs it first if it has not run yet (`f` must be idempotent). */
+export const deferStorage = (f) => (deferred = f);
+/** Before a submission is built: the deferred storage work, if any, so the outbox and the visit's first touch
+ * are in place however soon a visitor submits. */
+export const needStorage = () => deferred && deferred();
 /** Outbox id → the callback of a form still showing that queued item, told when a re-send settles it. */
 export const pending = {};
 
