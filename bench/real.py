@@ -60,6 +60,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import server
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 WIDGET_JS = ROOT / "crm_bridge" / "static" / "crm_bridge" / "widget.js"
@@ -223,31 +225,13 @@ class Run:
         """The environment of every process of the site (gunicorn, Celery, this one): the site's own settings
         with the run's folder, the sandbox as the CRM, limits raised, and, for the second pass, PostgreSQL and
         Redis."""
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
-        env.pop("PYTEST_VERSION", None)  # else config/settings.py would pick a test folder
-        env.update(
-            DJANGO_SETTINGS_MODULE=SETTINGS,
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-            DEBUG="0",
-            # A deployment's settings (config/settings.py with DEBUG off), made to run on plain HTTP on loopback:
-            # its key, its host, no HTTPS redirect or HSTS, and no sandbox mounted in the site itself.
-            SECRET_KEY="bench-" + "k" * 50,
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            SECURE_SSL_REDIRECT="0",
-            SECURE_HSTS_SECONDS="0",
-            SESSION_COOKIE_SECURE="0",
-            CSRF_COOKIE_SECURE="0",
-            CRM_SANDBOX_ENABLED="0",
-            CRM_BRIDGE_VAR_DIR=str(self.var),
-            CRM_BRIDGE_BASE_URL=self.sandbox_url,
-            CRM_BRIDGE_TOKEN=SANDBOX_TOKEN,
-            CRM_BRIDGE_OPTIONS=json.dumps(
-                {
-                    "CALLS_PER_SECOND": 1000,
-                    "THROTTLE_RATES": {"ip": "100000000/min", "site": "100000000/min"},
-                }
-            ),
+        env = server.site_env(
+            "bench",
+            var=self.var,
+            crm_url=self.sandbox_url,
+            token=SANDBOX_TOKEN,
+            options={"CALLS_PER_SECOND": 1000, "THROTTLE_RATES": {"ip": "100000000/min", "site": "100000000/min"}},
+            settings=SETTINGS,
         )
         if self.postgres_url and self.redis_url:
             env["DATABASE_URL"] = pg_url_with_database(self.postgres_url, PG_DATABASE)
@@ -258,8 +242,7 @@ class Run:
     def sandbox_env(self) -> dict[str, str]:
         """The sandbox is the remote CRM: its own settings (the demo's) and its own SQLite file, whatever the
         site's database is, so its writes never compete with the site's for the same database."""
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
-        env.pop("PYTEST_VERSION", None)
+        env = server.clean_environ()
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
             PYTHONPATH=str(ROOT),
@@ -289,13 +272,7 @@ class Run:
             child.stop()
 
     def start_site(self) -> None:
-        child = Child(
-            "gunicorn",
-            [PY, "-m", "gunicorn", "config.wsgi:application", "--workers", "2",
-             "--bind", f"127.0.0.1:{self.site_port}", "--log-level", "warning", "--graceful-timeout", "10"],
-            self.env(),
-            self.logs,
-        )  # fmt: skip
+        child = Child("gunicorn", server.gunicorn_command(self.site_port, workers=2), self.env(), self.logs)
         self.children["gunicorn"] = child
         child.wait_for(lambda: self.config_status() == 200, "GET widget/v1/config answering 200", timeout=90)
 
@@ -386,10 +363,10 @@ class Run:
         if self.postgres_url:
             create_postgres_database(self.postgres_url, PG_DATABASE)
             flush_redis(self.redis_url or "", (REDIS_BROKER_DB, REDIS_CACHE_DB))
-        os.environ.update(self.env())
-        for k in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
-            if k not in self.env():
-                os.environ.pop(k, None)
+        env = self.env()
+        for k in [k for k in os.environ if k.startswith(server.INHERITED_NOT) and k not in env]:
+            del os.environ[k]  # this process is the site too (migrations, the drain's readings): the same settings
+        os.environ.update(env)
         import django
 
         django.setup()

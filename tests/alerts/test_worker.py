@@ -11,9 +11,8 @@ import requests
 from crm_bridge import testing
 from crm_bridge.alerts.models import Alert
 from crm_bridge.sandbox import robots
-from tests.chaos.workload import empty_broker  # noqa: F401 - a fixture, used by name below
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
-from tests.delivery.processes import celery_processes
+from tests.delivery.processes import celery_processes, empty_broker  # noqa: F401 - a fixture, used by name below
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.delivery.conftest import sandbox_crm
+from tests.delivery.processes import empty_broker
+
 from .summary import LINES, Summary, report
 
-__all__ = ["LINES", "Summary", "report"]
+__all__ = ["LINES", "Summary", "empty_broker", "report", "sandbox_crm"]  # the fixtures: visible to every scenario
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -27,6 +30,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(line)
 
 
+@pytest.fixture(autouse=True)
+def _no_stale_broker_messages(empty_broker):
+    """Every scenario starts its workers on an empty queue, and leaves one (``empty_broker``): earlier tests'
+    hand-offs (and the sweep's repeats of rows they left waiting) would otherwise sit ahead of this scenario's
+    messages, and a worker drains them at about one a second on the filesystem broker — long enough to miss a
+    scenario's alert or drain deadline."""
+    yield
+
+
 @pytest.fixture
 def chaos_site(site):
     """The shared ``site``, with a repeat lead's board note switched off: the board then holds only messages,
@@ -34,6 +46,20 @@ def chaos_site(site):
     site.post_duplicates_to_board = False
     site.save()
     return site
+
+
+@pytest.fixture
+def chaos_sandbox(sandbox_crm, settings):
+    """The sandbox CRM (and the robot stand-ins) in the test process, over real HTTP (tests/delivery/conftest.py's
+    ``sandbox_crm``: reset and seeded, faults cleared afterwards), with the test process's intake serving on
+    FAST options and unthrottled (:data:`~tests.chaos.stack.OPEN_INTAKE`). Returns the CRM's URL; scenarios read
+    it through :mod:`crm_bridge.sandbox.control`."""
+    from tests.delivery.processes import FAST
+
+    from .stack import OPEN_INTAKE
+
+    settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, **FAST, **OPEN_INTAKE}
+    return settings.CRM_BRIDGE["BASE_URL"]
 
 
 @pytest.fixture
@@ -60,23 +86,7 @@ def intake(live_server, sandbox_process, settings, chaos_site):
     sandbox process as the configured CRM. Returns a :class:`~tests.chaos.stack.Intake`."""
     from crm_bridge import testing
 
-    from .stack import CHAOS_OPTIONS, Intake
+    from .stack import CHAOS_OPTIONS, OPEN_INTAKE, Intake
 
-    settings.CRM_BRIDGE = {
-        **testing.sandbox_settings(sandbox_process.base_url),
-        **CHAOS_OPTIONS,
-        "THROTTLE_RATES": {"ip": "1000000/min", "site": "1000000/min"},
-        "MIN_FILL_SECONDS": 0.0,
-    }
+    settings.CRM_BRIDGE = {**testing.sandbox_settings(sandbox_process.base_url), **CHAOS_OPTIONS, **OPEN_INTAKE}
     return Intake(live_server.url, chaos_site)
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_broker_messages():
-    """Every scenario starts its workers on an empty queue: earlier tests' hand-offs (and the sweep's repeats of
-    rows they left waiting) would otherwise sit ahead of this scenario's messages, and a worker drains them at
-    about one a second on the filesystem broker — long enough to miss a scenario's alert or drain deadline."""
-    from config.celery import app
-
-    app.control.purge()
-    yield

@@ -1,6 +1,6 @@
-"""What the postgres_restart and token_revoked scenarios share: widget submissions over real HTTP (the live
-server), real Celery processes started with the token an operator gives them, and the tally of what reached
-the sandbox CRM, counted in its own tables (test_worker.py's pattern in tests/delivery)."""
+"""What the postgres_restart and token_revoked scenarios share besides tests/chaos/stack.py (the widget client) and
+conftest.py (``chaos_sandbox``): real Celery processes started with the token an operator gives them, and the
+tally of what reached the sandbox CRM, counted in its own tables (test_worker.py's pattern in tests/delivery)."""
 
 from __future__ import annotations
 
@@ -15,60 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from django.conf import settings
 from django.db.models import Max, Sum
 
 from crm_bridge import testing
-from crm_bridge.models import Site, Submission
-from crm_bridge.sandbox import control
+from crm_bridge.models import Submission
 from tests.delivery.processes import CeleryProcess, database_url
 
 from .conftest import Summary
-
-ORIGIN = "https://acme.example"
-
-#: Quick retries, sweeps and probes, so a scenario drains in seconds (docs/delivery.md has the real defaults).
-FAST: dict[str, Any] = {
-    "RETRY_BASE_DELAY": 0.5,
-    "RETRY_MAX_DELAY": 2.0,
-    "CIRCUIT_FAIL_MAX": 5,
-    "CIRCUIT_RESET_TIMEOUT": 1.0,
-    "SWEEP_INTERVAL": 1.0,
-    "REENQUEUE_AFTER": 5.0,
-    "CONNECT_TIMEOUT": 2.0,
-    "READ_TIMEOUT": 5.0,
-    "CALLS_PER_SECOND": 0,
-}
-
-#: The intake settings the test process serves with: no throttling, no fill-time check (one client sends all).
-INTAKE = {"THROTTLE_RATES": {"ip": "100000/min", "site": "100000/min"}, "MIN_FILL_SECONDS": 0.0}
-
-
-@pytest.fixture
-def chaos_sandbox(live_server, settings):
-    """The sandbox CRM (and the robot stand-ins) over real HTTP, reset and seeded, faults cleared afterwards;
-    the test process's intake serves unthrottled (tests/delivery/conftest.py's ``sandbox_crm``, plus
-    :data:`INTAKE`). Scenarios read it through :mod:`crm_bridge.sandbox.control`. Returns the CRM's URL."""
-    control.reset()
-    settings.CRM_BRIDGE = {**testing.sandbox_settings(live_server.url), **FAST, **INTAKE}
-    yield settings.CRM_BRIDGE["BASE_URL"]
-    control.clear_faults()
-
-
-def post(
-    base_url: str, site: Site, kind: str, fields: dict[str, Any], *, key: str | None = None, timeout: float = 15
-) -> requests.Response:
-    """One widget submission (``messages`` or ``leads``) with the visitor's consent, as the widget sends it;
-    ``key``: the Idempotency-Key (a new one by default; the widget reuses it when it sends a submission again)."""
-    body = {"key": site.public_key, **fields, **testing.consent(site)}
-    return requests.post(
-        f"{base_url}/crm/widget/v1/{kind}",
-        json=body,
-        headers={"Origin": ORIGIN, "Idempotency-Key": key or str(uuid.uuid4())},
-        timeout=timeout,
-    )
 
 
 @contextmanager

@@ -1,7 +1,8 @@
-"""The chaos suite's shared parts (docs/chaos.md): the sandbox CRM in a process of its own that can be stopped
-(connections refused) and started again on the same port, the Redis the environment points at (flushed,
+"""The chaos suite's shared parts (docs/chaos.md): the delivery options every scenario's workers run with, the one
+widget client every scenario posts through (:class:`Intake`), the sandbox CRM in a process of its own that can be
+stopped (connections refused) and started again on the same port, the Redis the environment points at (flushed,
 restarted), mixed traffic posted through the real widget API, and the tally that counts the outcome in the
-sandbox's own tables and in the outbox."""
+sandbox's own tables and in the outbox. kit.py and workload.py hold what only some scenarios use."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ import requests
 from django.conf import settings
 
 from crm_bridge import testing
+from crm_bridge.conf import DEFAULTS
 from crm_bridge.models import HitCounter, Site, Submission
 from crm_bridge.sandbox.models import Customer, Hit, Message
-from tests.delivery.processes import REPO, database_url
+from tests.delivery.processes import FAST, REPO, database_url
 
 from .summary import Summary
 
@@ -37,26 +39,30 @@ S = Submission.Status
 #: figure), shorter while developing.
 OUTAGE = float(os.environ.get("CRM_BRIDGE_CHAOS_OUTAGE_SECONDS", "60"))
 
-#: Delivery options for the worker processes and the in-process intake. The back-off, sweep, circuit and
-#: lease are compressed from hours to seconds (as tests/delivery/test_worker.py's FAST), so the attempt budget
-#: is raised to match: 30 attempts at a 2 s ceiling would be a minute, not the product's four days. No call
-#: ceiling: the drain time is then the stack's own, not the rate limit's.
+#: Delivery options for the worker processes and the in-process intake of the traffic scenarios (crm_outage,
+#: worker_sigkill, redis_restart). tests/delivery/processes.py's FAST (the back-off, sweep and circuit within
+#: seconds), with the lease, the settle time of an ambiguous send and the hit flush compressed to seconds too, so
+#: the attempt budget is raised to match: 30 attempts at a 2 s ceiling would be a minute, not the product's four
+#: days. No in-line read retry: each attempt is one call.
 CHAOS_OPTIONS: dict[str, Any] = {
-    "RETRY_BASE_DELAY": 0.5,
-    "RETRY_MAX_DELAY": 2.0,
+    **FAST,
     "MAX_ATTEMPTS": 10_000,
-    "CIRCUIT_FAIL_MAX": 5,
-    "CIRCUIT_RESET_TIMEOUT": 1.0,
-    "SWEEP_INTERVAL": 1.0,
-    "REENQUEUE_AFTER": 5.0,
     "LEASE_SECONDS": 5.0,
     "AMBIGUOUS_SETTLE": 2.0,
     "HIT_FLUSH_INTERVAL": 2.0,
-    "CONNECT_TIMEOUT": 2.0,
-    "READ_TIMEOUT": 5.0,
     "READ_RETRIES": 0,
-    "CALLS_PER_SECOND": 0,
 }
+
+#: FAST with the product's own ``READ_TIMEOUT`` (10 s): the edge scenarios (slow_crm, hostile_replies,
+#: alert_outage) measure delivery against the timeout a deployment has, so they leave it at its default.
+EDGE_OPTIONS: dict[str, Any] = {**FAST, "READ_TIMEOUT": DEFAULTS["READ_TIMEOUT"]}
+
+#: The intake settings the test process (the live server) serves with: no throttle (one client sends every
+#: request; the throttles still count them), no minimum fill time (the client fills no form).
+OPEN_INTAKE: dict[str, Any] = {"THROTTLE_RATES": {"ip": "1000000/min", "site": "1000000/min"}, "MIN_FILL_SECONDS": 0.0}
+
+#: Where intake's widget requests come from (the ``site`` fixture's allowed origin).
+ORIGIN = "https://acme.example"
 
 PKIDS = (11, 12, 13, 14, 15)
 
@@ -282,28 +288,63 @@ class Posted:
 
 
 class Intake:
-    """Posts through the real widget API (the live server, over HTTP), with the visitor's consent as the widget
-    sends it and a fresh Idempotency-Key each time."""
+    """The chaos suite's widget client: requests to the real widget API (the live server, over HTTP) as the widget
+    sends them — the site's key, the visitor's consent on messages and leads, and an ``Idempotency-Key``, a fresh
+    one unless the caller gives its own (the widget sends a submission again with the same key). One keep-alive
+    session per thread, so several threads may post at once. Every answer's status and wall-clock seconds are kept
+    (:attr:`statuses`, :attr:`seconds`), whatever the answer.
 
-    def __init__(self, url: str, site: Site) -> None:
+    The consent is read once, here (the site's notice version, from the database): posting touches no database,
+    so a client keeps posting while PostgreSQL is down (postgres_restart) and its threads open no connections."""
+
+    def __init__(self, url: str, site: Site, *, timeout: float = 30) -> None:
         self.url = url
         self.site = site
+        self.timeout = timeout
         self.consent = testing.consent(Site.objects.get(pk=site.pk))
+        self.statuses: list[int] = []
+        self.seconds: list[float] = []
         self._local = threading.local()
 
-    def post(self, kind: str, body: dict[str, Any], posted: Posted) -> None:
+    def send(self, kind: str, fields: dict[str, Any], *, key: str | None = None) -> requests.Response:
+        """POST one ``kind`` (``messages``, ``leads`` or ``hits``) with ``fields``; returns the answer. A request
+        that gets no answer raises (``requests.RequestException``) and is not kept."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+        body = {"key": self.site.public_key, **fields}
         if kind != "hits":
-            body = {**body, **self.consent}
+            body.update(self.consent)
+        t0 = time.perf_counter()
+        r = session.post(
+            f"{self.url}/crm/widget/v1/{kind}",
+            json=body,
+            headers={"Origin": ORIGIN, "Idempotency-Key": key or str(uuid.uuid4())},
+            timeout=self.timeout,
+        )
+        self.seconds.append(time.perf_counter() - t0)
+        self.statuses.append(r.status_code)
+        return r
+
+    def message(self, content: str) -> int:
+        """Post a message; returns the answer's status."""
+        return self.send("messages", {"content": content}).status_code
+
+    def lead(self, name: str, tel: str) -> int:
+        """Post a lead; returns the answer's status."""
+        # No company: the default lead mapping then makes the customer's sName the visitor's name.
+        return self.send("leads", {"name": name, "tel": tel, "company": ""}).status_code
+
+    @property
+    def accepted(self) -> int:
+        """How many requests intake answered ``202``."""
+        return self.statuses.count(202)
+
+    def post(self, kind: str, body: dict[str, Any], posted: Posted) -> None:
+        """Send one request and record its outcome in ``posted``: a ``202`` JSON answer is accepted; any other
+        answer, or none, is refused (with what came back)."""
         try:
-            r = session.post(
-                f"{self.url}/crm/widget/v1/{kind}",
-                json=body,
-                headers={"Origin": "https://acme.example", "Idempotency-Key": str(uuid.uuid4())},
-                timeout=30,
-            )
+            r = self.send(kind, body)
             ok = r.status_code == 202 and r.headers.get("Content-Type", "").startswith("application/json")
             detail = r.text[:200]
             if ok:

@@ -22,30 +22,25 @@ import pytest
 from django.db.models import Max
 
 from crm_bridge.alerts.models import Alert, AlertDestination
-from crm_bridge.models import DeliveryAttempt, Submission
+from crm_bridge.models import DeliveryAttempt
 from crm_bridge.sandbox import robots
 from crm_bridge.sandbox.models import RobotOutage
 from tests.alerts.conftest import robot_urls
-from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
 from tests.delivery.processes import celery_processes
 
-from . import workload
-from .conftest import Summary, report
-from .workload import OPEN_INTAKE, QUICK, Intake, ambiguous_reported, finished, tally
+from .stack import EDGE_OPTIONS, OPEN_INTAKE, Intake
+from .summary import report
+from .workload import finished, tally
 
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
-    pytest.mark.usefixtures("empty_broker"),
 ]
-# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
-sandbox_crm = delivery_conftest.sandbox_crm
-empty_broker = workload.empty_broker
 
-OPTIONS = {**QUICK, "RETRY_BASE_DELAY": 1.0, "ALERTS": {"SWEEP_INTERVAL": 1.0, "MAX_RETRY_DELAY": 4.0}}
+OPTIONS = {**EDGE_OPTIONS, "RETRY_BASE_DELAY": 1.0, "ALERTS": {"SWEEP_INTERVAL": 1.0, "MAX_RETRY_DELAY": 4.0}}
 REFUSALS = 6  # attempts of the oldest alert at each destination while the robots are down
 BATCHES, PER_BATCH = 3, 4  # leads (and as many messages) arrive in batches during the outage
 
@@ -111,24 +106,17 @@ def test_alert_outage(destinations, sandbox_crm, live_server, site, settings):
     occurrences = {k: [sum(m["text"].count(n) for m in got if m["kind"] == k) for n in leads] for k in kinds}
     delivered_alerts = sum(1 for k in kinds for n in leads if seen[k][n] >= 1)
     report(
-        Summary(
-            name="alert_outage",
-            submitted=intake.accepted,
-            delivered=crm_during.delivered,
-            duplicates=Submission.objects.filter(status="duplicate").count(),
-            lost=intake.accepted - crm_during.delivered,
-            extra=crm_during.extra,
-            ambiguous_reported=ambiguous_reported(),
-            drain_s=drain_s,
-            extras=(
-                ("outage_s", f"{outage_s:.1f}"),
-                ("alerts", len(leads) * len(kinds)),
-                ("alerts_delivered", delivered_alerts),
-                ("alerts_extra", sum(max(0, c - 1) for k in kinds for c in occurrences[k])),
-                ("robot_refusals", sum(refused.values())),
-                ("oldest_alert_attempts", min(oldest.values())),
-                ("robot_messages", sum(1 for m in got if m["accepted"])),
-            ),
+        crm_during.summary(
+            "alert_outage",
+            intake.accepted,
+            drain_s,
+            outage_s=f"{outage_s:.1f}",
+            alerts=len(leads) * len(kinds),
+            alerts_delivered=delivered_alerts,
+            alerts_extra=sum(max(0, c - 1) for k in kinds for c in occurrences[k]),
+            robot_refusals=sum(refused.values()),
+            oldest_alert_attempts=min(oldest.values()),
+            robot_messages=sum(1 for m in got if m["accepted"]),
         )
     )
 

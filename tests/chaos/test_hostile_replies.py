@@ -17,29 +17,24 @@ import pytest
 
 from crm_bridge.crm.client import ClientConfig
 from crm_bridge.models import DeliveryAttempt, Submission
-from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import wait_for
 from tests.delivery.processes import celery_processes
 
-from . import workload
-from .conftest import Summary, report
 from .hostile_crm import BIG_BODY_BYTES, KINDS, PASS, WRITES, HostileCRM
-from .workload import OPEN_INTAKE, QUICK, Intake, Memory, ambiguous_reported, finished, pool_children, tally
+from .stack import EDGE_OPTIONS, OPEN_INTAKE, Intake
+from .summary import report
+from .workload import Memory, ambiguous_reported, finished, pool_children, tally
 
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
-    pytest.mark.usefixtures("empty_broker"),
 ]
-# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
-sandbox_crm = delivery_conftest.sandbox_crm
-empty_broker = workload.empty_broker
 
 # AMBIGUOUS_SETTLE (120 s by default) shortened: every reply here leaves a write ambiguous, and the scenario must
 # finish in about a minute. The rest as the other worker tests (retries, sweep and circuit probe within seconds).
-OPTIONS = {**QUICK, "AMBIGUOUS_SETTLE": 1.0}
+OPTIONS = {**EDGE_OPTIONS, "AMBIGUOUS_SETTLE": 1.0}
 
 #: How delivery classifies each reply to a write, from crm_bridge/crm/client.py and codec.py: the error class
 #: and the attempt's outcome. All are retryable; none is a rejection (CRMRejected would fail the row at once).
@@ -101,22 +96,15 @@ def test_hostile_replies(hostile, sandbox_crm, live_server, site, settings):
     counted = tally(sandbox_crm, messages, leads)
     growth_mb = after.peak_rise_mb(before)  # over what each worker process held before the hostile replies
     report(
-        Summary(
-            name="hostile_replies",
-            submitted=intake.accepted,
-            delivered=counted.delivered,
-            duplicates=Submission.objects.filter(status="duplicate").count(),
-            lost=intake.accepted - counted.delivered,
-            extra=counted.extra,
-            ambiguous_reported=ambiguous_reported(),
-            drain_s=drain_s,
-            extras=(
-                ("hostile_replies", len(scripted)),
-                ("worker_rss_mb_before", f"{before.max_rss_mb():.0f}"),
-                ("worker_rss_mb_max", f"{after.max_rss_mb():.0f}"),
-                ("worker_hwm_mb_max", f"{after.max_hwm_mb():.0f}"),
-                ("worker_peak_rise_mb", f"{growth_mb:.1f}"),
-            ),
+        counted.summary(
+            "hostile_replies",
+            intake.accepted,
+            drain_s,
+            hostile_replies=len(scripted),
+            worker_rss_mb_before=f"{before.max_rss_mb():.0f}",
+            worker_rss_mb_max=f"{after.max_rss_mb():.0f}",
+            worker_hwm_mb_max=f"{after.max_hwm_mb():.0f}",
+            worker_peak_rise_mb=f"{growth_mb:.1f}",
         )
     )
 

@@ -40,9 +40,11 @@ from crm_bridge.intake import errors
 from crm_bridge.models import Site, Submission
 from crm_bridge.sandbox import control as sandbox_crm
 from tests.delivery.conftest import wait_for
+from tests.delivery.processes import FAST
 
 from .conftest import report
-from .kit import FAST, Ledger, celery_stack, chaos_sandbox, post, tally  # noqa: F401 (chaos_sandbox: a fixture)
+from .kit import Ledger, celery_stack, tally
+from .stack import Intake
 
 S = Submission.Status
 pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -92,7 +94,7 @@ class Widget(threading.Thread):
 
     def __init__(self, base_url: str, site: Site) -> None:
         super().__init__(daemon=True)
-        self.base_url, self.site = base_url, site
+        self.intake = Intake(base_url, site, timeout=15)  # reads the site's notice version now, not in the thread
         self.answers: list[Answer] = []
         self.ledger = Ledger()
         self.halt = threading.Event()
@@ -119,7 +121,7 @@ class Widget(threading.Thread):
                     fields = {"content": identity}
                 key = str(uuid.uuid4())
                 while True:  # the same submission until it is accepted (or the test is over)
-                    r = post(self.base_url, self.site, kind, fields, key=key)
+                    r = self.intake.send(kind, fields, key=key)
                     ctype = r.headers.get("Content-Type", "").split(";")[0]
                     body = r.json() if ctype == "application/json" else r.text[:200]
                     self.answers.append(
@@ -177,7 +179,7 @@ def _answers() -> bool:
 def test_postgres_restart_during_intake_and_delivery_loses_nothing_and_doubles_nothing(
     live_server,
     site,
-    chaos_sandbox,  # noqa: F811 (the fixture imported above)
+    chaos_sandbox,
     cluster,  # last: torn down first, so the database is up again for the other fixtures' teardown
 ):
     version, name = cluster

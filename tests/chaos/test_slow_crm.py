@@ -19,40 +19,24 @@ from django.utils import timezone
 from crm_bridge.conf import DEFAULTS
 from crm_bridge.models import DeliveryAttempt, Submission
 from crm_bridge.tasks import deliver as deliver_task
-from tests.delivery import conftest as delivery_conftest
 from tests.delivery.conftest import SANDBOX_PATH, wait_for
 from tests.delivery.processes import celery_processes
 
-from . import workload
-from .conftest import Summary, report
-from .workload import (
-    OPEN_INTAKE,
-    QUICK,
-    Intake,
-    ambiguous_reported,
-    finished,
-    p99,
-    pool_children,
-    tally,
-    task_seconds,
-    time_limit_lines,
-)
+from .stack import EDGE_OPTIONS, OPEN_INTAKE, Intake
+from .summary import report
+from .workload import ambiguous_reported, finished, p99, pool_children, tally, task_seconds, time_limit_lines
 
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
-    pytest.mark.usefixtures("empty_broker"),
 ]
-# Fixtures defined elsewhere, made visible here (tests/chaos/conftest.py is not ours to extend).
-sandbox_crm = delivery_conftest.sandbox_crm
-empty_broker = workload.empty_broker
 
 DELAY = 5.0  # seconds the slow CRM takes per call
 MESSAGES, LEADS = 48, 12  # per phase: 60 intake answers for each p99
 # The worker runs with the default READ_TIMEOUT (10 s): a 5 s answer arrives in time.
-OPTIONS = QUICK
+OPTIONS = EDGE_OPTIONS
 
 
 def _submit(intake: Intake, phase: str) -> tuple[list[str], list[str]]:
@@ -105,23 +89,16 @@ def test_slow_crm(sandbox_crm, live_server, site, settings):
     outcomes = set(DeliveryAttempt.objects.values_list("outcome", flat=True))
     ratio = p99(slow.seconds) / p99(healthy.seconds)
     report(
-        Summary(
-            name="slow_crm",
-            submitted=submitted,
-            delivered=counted.delivered,
-            duplicates=Submission.objects.filter(status="duplicate").count(),
-            lost=submitted - counted.delivered,
-            extra=counted.extra,
-            ambiguous_reported=ambiguous_reported(),
-            drain_s=drain_s,
-            extras=(
-                ("intake_p99_ratio", f"{ratio:.2f}"),
-                ("intake_p99_healthy_ms", f"{p99(healthy.seconds) * 1000:.0f}"),
-                ("intake_p99_slow_ms", f"{p99(slow.seconds) * 1000:.0f}"),
-                ("delivered_during_slowness", during),
-                ("slow_calls", slow_calls),
-                ("task_max_s", f"{max(durations, default=0):.1f}"),
-            ),
+        counted.summary(
+            "slow_crm",
+            submitted,
+            drain_s,
+            intake_p99_ratio=f"{ratio:.2f}",
+            intake_p99_healthy_ms=f"{p99(healthy.seconds) * 1000:.0f}",
+            intake_p99_slow_ms=f"{p99(slow.seconds) * 1000:.0f}",
+            delivered_during_slowness=during,
+            slow_calls=slow_calls,
+            task_max_s=f"{max(durations, default=0):.1f}",
         )
     )
 

@@ -29,9 +29,11 @@ from crm_bridge.models import Circuit, DeliveryAttempt, Submission
 from crm_bridge.sandbox import control as sandbox_crm
 from crm_bridge.sandbox import robots
 from tests.delivery.conftest import wait_for
+from tests.delivery.processes import FAST
 
 from .conftest import report
-from .kit import FAST, Ledger, celery_stack, chaos_sandbox, explained, post, tally  # noqa: F401 (chaos_sandbox: a fixture)
+from .kit import Ledger, celery_stack, explained, tally
+from .stack import Intake
 
 S = Submission.Status
 pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -55,7 +57,7 @@ def _refused_probes() -> int:
 def test_token_revoked_mid_run_pauses_leads_alarms_once_and_resumes_with_the_new_token(
     live_server,
     site,
-    chaos_sandbox,  # noqa: F811 (the fixture imported above)
+    chaos_sandbox,
     settings,
 ):
     settings.CRM_BRIDGE = {**settings.CRM_BRIDGE, **OPTIONS}
@@ -66,14 +68,15 @@ def test_token_revoked_mid_run_pauses_leads_alarms_once_and_resumes_with_the_new
         on_leads=False, on_messages=False, on_alarms=True,
     )  # fmt: skip
     ledger = Ledger()
+    intake = Intake(live_server.url, site, timeout=15)
 
     def submit(batch: str) -> None:
         for i in range(ROUNDS):
             content = f"token chaos {batch}{i} {uuid.uuid4().hex[:6]}"
-            ledger.accept(post(live_server.url, site, "messages", {"content": content}), "messages", content)
+            ledger.accept(intake.send("messages", {"content": content}), "messages", content)
             name = f"令牌{batch}{i:02d}{uuid.uuid4().hex[:4]}"
             fields = {"name": name, "tel": f"137{uuid.uuid4().int % 10**8:08d}", "company": ""}
-            ledger.accept(post(live_server.url, site, "leads", fields), "leads", name)
+            ledger.accept(intake.send("leads", fields), "leads", name)
 
     with celery_stack(crm_base_url=crm_url, options=OPTIONS) as first:
         submit("a")

@@ -1,6 +1,7 @@
-"""What the edge scenarios (slow CRM, hostile replies, alert outage) share: widget submissions over real HTTP with
-their answers and latencies, counting them in the sandbox CRM's own tables, and reading a real worker's processes
-(memory, pool children, time-limit kills) from /proc and its log.
+"""What the edge scenarios (slow CRM, hostile replies, alert outage) share besides tests/chaos/stack.py (their
+options, ``EDGE_OPTIONS``, and the widget client, whose answers and latencies they read): counting submissions in
+the sandbox CRM's own tables, and reading a real worker's processes (memory, pool children, time-limit kills) from
+/proc and its log.
 
 The pattern is tests/delivery/test_worker.py's: pytest-django's live_server serves intake and the sandbox, and
 tests/delivery/processes.py starts a real prefork worker and beat against them.
@@ -9,34 +10,14 @@ tests/delivery/processes.py starts a real prefork worker and beat against them.
 from __future__ import annotations
 
 import math
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-import requests
+from crm_bridge.models import Submission
 
-from crm_bridge import testing
-from crm_bridge.models import Site, Submission
-
-#: Worker options for quick scenarios (as tests/delivery/test_worker.py's FAST): retries, the sweep and the
-#: circuit's probe come back within seconds instead of minutes. READ_TIMEOUT is left to each scenario.
-QUICK = {
-    "RETRY_BASE_DELAY": 0.5,
-    "RETRY_MAX_DELAY": 2.0,
-    "CIRCUIT_FAIL_MAX": 5,
-    "CIRCUIT_RESET_TIMEOUT": 1.0,
-    "SWEEP_INTERVAL": 1.0,
-    "REENQUEUE_AFTER": 5.0,
-    "CONNECT_TIMEOUT": 2.0,
-    "CALLS_PER_SECOND": 0,
-}
-
-#: Intake settings for the test process (the live server): no throttle, no minimum fill time.
-OPEN_INTAKE = {"THROTTLE_RATES": {"ip": "100000/min", "site": "100000/min"}, "MIN_FILL_SECONDS": 0.0}
+from .summary import Summary
 
 #: Worker log lines that mean Celery enforced a time limit or lost a pool child.
 TIME_LIMIT_SIGNS = (
@@ -46,53 +27,6 @@ TIME_LIMIT_SIGNS = (
     "WorkerLostError",
     "exited with 'signal",
 )
-
-
-@pytest.fixture
-def empty_broker():
-    """The broker's queue emptied before and after the test. A scenario that keeps rows waiting leaves hundreds
-    of stale messages behind (the sweep hands a waiting row out again every ``REENQUEUE_AFTER``); the embedded
-    filesystem broker feeds a worker about one message a second per pool process, so the next test's worker would
-    spend a minute skipping them before it reached its own rows."""
-    from config.celery import app
-
-    app.control.purge()
-    yield
-    app.control.purge()
-
-
-@dataclass
-class Intake:
-    """A widget client: each POST's HTTP status and wall-clock seconds are kept, whatever the answer."""
-
-    base_url: str
-    site: Site
-    statuses: list[int] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    def post(self, kind: str, body: dict) -> int:
-        body = {"key": self.site.public_key, **body, **testing.consent(self.site)}
-        t0 = time.perf_counter()
-        r = requests.post(
-            f"{self.base_url}/crm/widget/v1/{kind}",
-            json=body,
-            headers={"Origin": "https://acme.example", "Idempotency-Key": str(uuid.uuid4())},
-            timeout=30,
-        )
-        self.seconds.append(time.perf_counter() - t0)
-        self.statuses.append(r.status_code)
-        return r.status_code
-
-    def message(self, content: str) -> int:
-        return self.post("messages", {"content": content})
-
-    def lead(self, name: str, tel: str) -> int:
-        # No company: the default lead mapping then makes the customer's sName the visitor's name.
-        return self.post("leads", {"name": name, "tel": tel, "company": ""})
-
-    @property
-    def accepted(self) -> int:
-        return self.statuses.count(202)
 
 
 def p99(values: Iterable[float]) -> float:
@@ -109,6 +43,21 @@ class Tally:
     delivered: int
     extra: int
     missing: tuple[str, ...]
+
+    def summary(self, name: str, submitted: int, drain_s: float, **extras: object) -> Summary:
+        """The scenario's summary line: ``submitted`` (answered 202), this tally's ``delivered`` and ``extra``,
+        ``lost`` the submitted ones not delivered, and the outbox's duplicates and possibly repeated sends."""
+        return Summary(
+            name=name,
+            submitted=submitted,
+            delivered=self.delivered,
+            duplicates=Submission.objects.filter(status="duplicate").count(),
+            lost=submitted - self.delivered,
+            extra=self.extra,
+            ambiguous_reported=ambiguous_reported(),
+            drain_s=drain_s,
+            extras=tuple(extras.items()),
+        )
 
 
 def tally(sandbox, messages: Iterable[str] = (), leads: Iterable[str] = ()) -> Tally:

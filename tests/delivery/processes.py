@@ -1,6 +1,8 @@
 """Real Celery processes for tests: prefork workers and beat, on the broker the environment names (the embedded
 filesystem broker by default, Redis when ``CELERY_BROKER_URL`` says so: the children inherit ``os.environ``),
-sharing the test database (a SQLite file, or the PostgreSQL test database) with the test process."""
+sharing the test database (a SQLite file, or the PostgreSQL test database) with the test process; the compressed
+delivery options they run with (:data:`FAST`) and a fixture that empties the broker's queue (:func:`empty_broker`).
+tests/delivery, tests/alerts and tests/chaos (docs/chaos.md) start their workers here."""
 
 from __future__ import annotations
 
@@ -16,10 +18,26 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: Delivery options for workers in tests: the back-off, the sweep and the circuit's probe come back within seconds
+#: instead of minutes (docs/delivery.md has the real defaults), and no call ceiling. Scenarios add their own
+#: (tests/chaos/stack.py's ``CHAOS_OPTIONS`` compresses the lease, the settle time and the hit flush too).
+FAST: dict[str, Any] = {
+    "RETRY_BASE_DELAY": 0.5,
+    "RETRY_MAX_DELAY": 2.0,
+    "CIRCUIT_FAIL_MAX": 5,
+    "CIRCUIT_RESET_TIMEOUT": 1.0,
+    "SWEEP_INTERVAL": 1.0,
+    "REENQUEUE_AFTER": 5.0,
+    "CONNECT_TIMEOUT": 2.0,
+    "READ_TIMEOUT": 5.0,
+    "CALLS_PER_SECOND": 0,
+}
 
 
 def database_url() -> str:
@@ -157,3 +175,16 @@ def celery_processes(
     finally:
         for p in procs.values():
             p.stop()
+
+
+@pytest.fixture
+def empty_broker() -> Iterator[None]:
+    """The broker's queue emptied before and after the test. A test that keeps rows waiting leaves stale messages
+    behind (the sweep hands a waiting row out again every ``REENQUEUE_AFTER``); the embedded filesystem broker feeds
+    a worker about one message a second per pool process, so the next test's worker would spend a minute skipping
+    them before it reached its own rows (and miss an alert's or a drain's deadline)."""
+    from config.celery import app
+
+    app.control.purge()
+    yield
+    app.control.purge()

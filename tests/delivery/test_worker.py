@@ -15,22 +15,10 @@ from django.utils import timezone
 from crm_bridge.models import Site, Submission
 
 from .conftest import SANDBOX_PATH, wait_for
-from .processes import celery_processes
+from .processes import FAST, celery_processes
 
 S = Submission.Status
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-FAST = {
-    "RETRY_BASE_DELAY": 0.5,
-    "RETRY_MAX_DELAY": 2.0,
-    "CIRCUIT_FAIL_MAX": 5,
-    "CIRCUIT_RESET_TIMEOUT": 1.0,
-    "SWEEP_INTERVAL": 1.0,
-    "REENQUEUE_AFTER": 5.0,
-    "CONNECT_TIMEOUT": 2.0,
-    "READ_TIMEOUT": 5.0,
-    "CALLS_PER_SECOND": 0,
-}
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """What a web process killed outright (SIGKILL) loses of the page views it answered (docs/widget-api.md, "Hits";
 the figure is in docs/benchmarks.md, "Page views lost to a SIGKILL").
 
-The real site under gunicorn (one sync worker, as bench/real.py starts it, on SQLite under a folder of the test's
-own). One client sends beacons one after another, each for a pkid of its own (1, 2, 3, …), so the counters show
-exactly which views were written; while it is sending, it SIGKILLs the worker between two answers (no request in
-flight). Then:
+The real site under gunicorn (one sync worker, started as bench/real.py starts it: bench/server.py), on SQLite
+under a folder of the test's own. One client sends beacons one after another, each for a pkid of its own (1, 2,
+3, …), so the counters show exactly which views were written; while it is sending, it SIGKILLs the worker between
+two answers (no request in flight). Then:
 
 * in-process buffer (the embedded default): every counter written is exactly 1 (nothing counted twice) and the
   written pkids are exactly 1…k (every view answered before the last completed write is in it: the loss is the
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import server as bench_server
 from tests.api.test_cache_down import RedisServer, _free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,29 +53,15 @@ def wait_for(condition, what: str, timeout: float = 60.0):
 
 
 def site_env(var: Path, cache_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CACHE_URL"))}
-    env.pop("PYTEST_VERSION", None)  # else config/settings.py would pick a test folder
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONPATH=str(REPO),
-        PYTHONUNBUFFERED="1",
-        DEBUG="0",
-        SECRET_KEY="kill-test-" + "k" * 50,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        SECURE_HSTS_SECONDS="0",
-        SESSION_COOKIE_SECURE="0",
-        CSRF_COOKIE_SECURE="0",
-        CRM_SANDBOX_ENABLED="0",
-        CRM_BRIDGE_VAR_DIR=str(var),
-        CRM_BRIDGE_BASE_URL="http://127.0.0.1:9/WebApi/Handler/1.0/CRM/",  # never called: nothing is delivered
-        CRM_BRIDGE_TOKEN="kill-test-token",
-        CRM_BRIDGE_OPTIONS=json.dumps(
-            {
-                "HIT_BUFFER_SECONDS": HIT_BUFFER_SECONDS,
-                "THROTTLE_RATES": {"ip": "100000000/min", "site": "100000000/min"},
-            }
-        ),
+    env = bench_server.site_env(
+        "kill-test",
+        var=var,
+        crm_url="http://127.0.0.1:9/WebApi/Handler/1.0/CRM/",  # never called: nothing is delivered
+        token="kill-test-token",  # no CRM ever sees it
+        options={
+            "HIT_BUFFER_SECONDS": HIT_BUFFER_SECONDS,
+            "THROTTLE_RATES": {"ip": "100000000/min", "site": "100000000/min"},
+        },
     )
     if cache_url:
         env["CACHE_URL"] = cache_url
@@ -145,14 +132,13 @@ def run(tmp_path: Path, cache_url: str | None) -> tuple[int, int, float, dict[in
     ).stdout.split()[-1]
     port = _free_port()
     log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", "1",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "10"],
+    gunicorn = subprocess.Popen(  # noqa: S603 (our interpreter, our arguments)
+        bench_server.gunicorn_command(port, workers=1),
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         wait_for(lambda: _answers(port, key), "gunicorn answering a beacon", timeout=90)
-        (worker,) = wait_for(lambda: children(server.pid) or None, "the gunicorn worker")
+        (worker,) = wait_for(lambda: children(gunicorn.pid) or None, "the gunicorn worker")
         # The warm-up beacons used pkid WARM_UP; wait for its write so the run starts with the buffer empty.
         wait_for(lambda: cache_url is not None or counted(var / "db.sqlite3").get(WARM_UP), "the warm-up's write")
         answered: list[float] = []  # answer time of pkid i at index i-1
@@ -175,7 +161,7 @@ def run(tmp_path: Path, cache_url: str | None) -> tuple[int, int, float, dict[in
         thread.start()
         thread.join(timeout=120)
         assert killed.is_set(), "the client did not finish"
-        wait_for(lambda: worker not in children(server.pid), "the killed worker to be reaped")
+        wait_for(lambda: worker not in children(gunicorn.pid), "the killed worker to be reaped")
         if cache_url is not None:
             # The counts wait in Redis for the next fold: the replacement worker folds once it takes a beacon.
             wait_for(lambda: _answers(port, key), "the replacement worker answering")
@@ -187,12 +173,12 @@ def run(tmp_path: Path, cache_url: str | None) -> tuple[int, int, float, dict[in
         age = t_kill - answered[n - lost] if lost else 0.0
         return n, lost, age, counters, port
     finally:
-        server.send_signal(signal.SIGTERM)
+        gunicorn.send_signal(signal.SIGTERM)
         try:
-            server.wait(30)
+            gunicorn.wait(30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+            gunicorn.kill()
+            gunicorn.wait(10)
         log.close()
 
 
