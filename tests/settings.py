@@ -74,4 +74,5 @@ CORS_ALLOW_HEADERS = (*default_headers, "idempotency-key")
 CORS_EXPOSE_HEADERS = ("Retry-After",)  # so the widget can back off as told after a 429
 
 CRM_BRIDGE = {"BASE_URL": "http://127.0.0.1:9/WebApi/Handler/1.0/CRM/", "TOKEN": "sandbox-token"}
-CRM_SANDBOX = {"TOKENS": ["sandbox-token"], "SITE_KEYS": ["sandbox-site-key"]}
+# ROBOTS: the group-robot stand-ins the alert tests post to (off by default with DEBUG off).
+CRM_SANDBOX = {"TOKENS": ["sandbox-token"], "SITE_KEYS": ["sandbox-site-key"], "ROBOTS": True}

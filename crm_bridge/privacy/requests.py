@@ -46,18 +46,30 @@ def find(*, phone: str | None = None, email: str | None = None) -> QuerySet[Subm
     return Submission.objects.filter(q, redacted_at__isnull=True).order_by("created_at")
 
 
-#: What people put between the digits of a phone number they type: spaces, hyphens, dots, brackets.
-_SEP = r"[-. ()]*"
+#: What people put between the digits of a phone number they type: spaces, hyphens, dots, brackets, slashes, a
+#: middle dot (the separators ``normalize_cn_phone`` accepts), and their full-width forms a Chinese input method
+#: types (``－``, ``．``, ``（）``, the ideographic space). Literal characters, no escapes: the pattern must mean
+#: the same to Python's ``re`` (SQLite's REGEXP) and to PostgreSQL's ``~``.
+_SEP = "[-. ()/\u00b7\u3000\uff0d\uff0e\uff08\uff09]*"
+#: The digits, ASCII and full-width, as a bracket expression's inside (intake keeps the contact as typed: NFC,
+#: not NFKC).
+_DIGITS = "0-9\uff10-\uff19"
+
+
+def _digit(d: str) -> str:
+    return f"[{d}{chr(0xFF10 + int(d))}]"
 
 
 def contact_pattern(national: str) -> str:
     """A regular expression (portable: SQLite's and PostgreSQL's) that finds the national number ``national``
     (digits, trunk ``0`` included for landlines) in free text however it was typed — ``13800138000``,
-    ``138-0013-8000``, ``+86 138 0013 8000``, ``0086 (10) 1234 5678``, ``010-12345678`` — but not inside a longer
-    run of digits (``913800138000`` is another number)."""
+    ``138-0013-8000``, ``+86 138 0013 8000``, ``0086 (10) 1234 5678``, ``010-12345678``, full-width
+    ``１３８－００１３－８０００`` — but not inside a longer run of digits (``913800138000`` is another number)."""
     digits = national.removeprefix("0")
-    body = _SEP.join(digits)
-    return rf"(^|[^0-9])((\+|00)?86{_SEP}|0{_SEP})?{body}([^0-9]|$)"
+    body = _SEP.join(_digit(d) for d in digits)
+    not_digit = f"[^{_DIGITS}]"
+    prefix = f"(([+\uff0b]|{_digit('0')}{_digit('0')})?{_digit('8')}{_digit('6')}{_SEP}|{_digit('0')}{_SEP})?"
+    return f"(^|{not_digit}){prefix}{body}({not_digit}|$)"
 
 
 def submission_document(sub: Submission) -> dict[str, Any]:

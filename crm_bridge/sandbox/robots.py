@@ -176,14 +176,14 @@ def _answer(kind: str, code: int, message: str) -> JsonResponse:
 
 
 def _robots_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The stand-ins answer only where ``settings.CRM_SANDBOX["ROBOTS"]`` is true (the default, for a development
-    site that mounts the sandbox). Their keys are public test values, so a deployment that opts in to the sandbox
-    (``config/``: ``CRM_SANDBOX_ENABLED`` with ``DEBUG`` off) has them off unless it says
-    ``CRM_SANDBOX_ROBOTS=1``: otherwise anyone could store messages there (docs/sandbox.md)."""
+    """The stand-ins answer only where ``settings.CRM_SANDBOX["ROBOTS"]`` is true; unset, it is ``settings.DEBUG``
+    (a development site). Their keys are public test values, so a site with DEBUG off that mounts the sandbox
+    (``config/``: ``CRM_SANDBOX_ENABLED``; a host site: its own ``CRM_SANDBOX``) has them off unless it says so
+    (``config/``: ``CRM_SANDBOX_ROBOTS=1``): otherwise anyone could store messages there (docs/sandbox.md)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(settings, "CRM_SANDBOX", {}).get("ROBOTS", True):
+        if not getattr(settings, "CRM_SANDBOX", {}).get("ROBOTS", settings.DEBUG):
             raise Http404("robot stand-ins are off")
         return view(request, *args, **kwargs)
 
