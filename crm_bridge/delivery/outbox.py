@@ -106,16 +106,27 @@ def _transition(sub: Submission, to: str, *, fields: dict[str, Any], now: dateti
         fields["last_error"] = storable.text(fields["last_error"])
     if "crm_reply" in fields:
         fields["crm_reply"] = storable.json_value(fields["crm_reply"])
-    changed = Submission.objects.filter(pk=sub.pk, status=S.SENDING).update(
+    # Fenced by the lease we claimed, not only by the status: a worker whose lease passed to another (the sweep
+    # recovered the row, someone claimed it again) must not record over that worker's claim.
+    changed = Submission.objects.filter(pk=sub.pk, status=S.SENDING, lease_expires_at=sub.lease_expires_at).update(
         status=to, lease_expires_at=None, updated_at=now, write_in_flight=False, **fields
     )
-    if changed != 1:
+    if changed != 1 and not _already_moved(sub, to, now):
         logger.warning("lost the lease on %s before finishing it; another worker took over", sub.pk)
         return False
     for name, value in {"status": to, **fields}.items():
         if not hasattr(value, "resolve_expression"):
             setattr(sub, name, value)
     return True
+
+
+def _already_moved(sub: Submission, to: str, now: datetime) -> bool:
+    """True when the row already is where this very transition puts it: status ``to`` stamped with our ``now``.
+
+    That happens when the ``UPDATE`` committed but its reply was lost (a dropped connection raises although the
+    server applied it) and ``worker._record_answer`` runs the transition again: it is our own write, done, not
+    another worker's (docs/delivery.md, "A database restart")."""
+    return Submission.objects.filter(pk=sub.pk, status=to, updated_at=now, lease_expires_at=None).exists()
 
 
 def finish(sub: Submission, status: str, *, reply: Any = None, error: str = "", now: datetime | None = None) -> bool:
