@@ -61,9 +61,12 @@ STAGES: tuple[tuple[str, str | None, str, str], ...] = (
 
 
 def _setup(var_dir: str) -> None:
+    from bench.server import clean_environ
+
+    kept = clean_environ()  # the embedded default, whatever database, broker or cache the caller names
+    os.environ.clear()
+    os.environ.update(kept)
     os.environ["CRM_BRIDGE_VAR_DIR"] = var_dir  # a throw-away database and broker folder
-    for var in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
-        os.environ.pop(var, None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     # The demo's development defaults (sandbox, plain HTTP); DEBUG goes off again below, so no query is recorded.
     os.environ["DEBUG"] = "1"
