@@ -77,6 +77,14 @@ def retention() -> int:
     return run_retention()
 
 
+#: A periodic run waits in the broker at most this many of its intervals, then expires (docs/delivery.md, "The
+#: sweep"). Not one interval: a run that waits behind a backlog of deliveries (or the embedded broker's one-second
+#: poll, or a beat clock a little ahead of the workers') would expire every time while the queue stays behind —
+#: no lease recovery, no alarm, no alert retry for as long as the backlog lasts. Not unbounded either: beat keeps
+#: sending while no worker runs, and workers coming back run at most this many stale runs of each, all cheap no-ops.
+EXPIRES_AFTER_INTERVALS = 10
+
+
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """The periodic tasks crm_bridge needs, keyed by entry name. Installed into whatever scheduler ``celery
     beat`` runs (see :func:`_install_schedule`); an entry of the same name in the host's own
@@ -87,24 +95,19 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     # so it runs as often as the sweep: a probe is then at most one sweep interval late.
     probe_every = min(sweep_every, bridge_settings.CREDENTIAL_PROBE_INTERVAL)
     alerts_every = float(alert_setting("SWEEP_INTERVAL"))
-    return {
-        # `expires`: a sweep that waited in the queue longer than an interval is pointless; the next one comes.
-        "crm_bridge.sweep": {"task": "crm_bridge.sweep", "schedule": sweep_every, "options": {"expires": sweep_every}},
-        "crm_bridge.flush_hits": {
-            "task": "crm_bridge.flush_hits", "schedule": flush_every, "options": {"expires": flush_every},
-        },
-        "crm_bridge.probe_credentials": {
-            "task": "crm_bridge.probe_credentials", "schedule": probe_every, "options": {"expires": probe_every},
-        },
-        "crm_bridge.purge": {"task": "crm_bridge.purge", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    entries = {
+        "crm_bridge.sweep": sweep_every,
+        "crm_bridge.flush_hits": flush_every,
+        "crm_bridge.probe_credentials": probe_every,
+        "crm_bridge.purge": 3600.0,
         # Retention is counted in days: a run every 6 hours erases a row at most a quarter-day late.
-        "crm_bridge.retention": {
-            "task": "crm_bridge.retention", "schedule": 6 * 3600.0, "options": {"expires": 6 * 3600.0},
-        },
-        "crm_bridge.alerts.sweep": {
-            "task": "crm_bridge.alerts.sweep", "schedule": alerts_every, "options": {"expires": alerts_every},
-        },
-    }  # fmt: skip
+        "crm_bridge.retention": 6 * 3600.0,
+        "crm_bridge.alerts.sweep": alerts_every,
+    }
+    return {
+        name: {"task": name, "schedule": every, "options": {"expires": every * EXPIRES_AFTER_INTERVALS}}
+        for name, every in entries.items()
+    }
 
 
 @beat_init.connect
