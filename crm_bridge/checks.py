@@ -1,7 +1,8 @@
 """``manage.py check`` reports, in plain words and before anything tries to use them: missing or malformed
 ``CRM_BRIDGE`` settings (crm_bridge.E001–E012, W001), a host setup the widget API cannot work with (CORS,
-SQLite: E011, W002–W004), and what a deployment (DEBUG off) must not run with: the sandbox mounted or with its
-public credentials, the sandbox's token as the CRM token, a per-process throttle cache (W010–W014)."""
+SQLite: E011, W002–W004), a lease shorter than the task that holds it may run (W005, W006), and what a
+deployment (DEBUG off) must not run with: the sandbox mounted or with its public credentials, the sandbox's
+token as the CRM token, a per-process throttle cache (W010–W014)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,41 @@ def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[Che
             id="crm_bridge.W002",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_lease_outlasts_task(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A worker's claim on a row (``LEASE_SECONDS``) must outlast the task holding it, which Celery kills at its
+    hard ``time_limit``: a lease shorter than that can pass to another worker while the first is still calling
+    the CRM, and both then send (docs/delivery.md, "Celery settings"). The same for an alert destination's lease
+    (``ALERTS["LEASE_SECONDS"]``) and the alert task. Only read once the settings parse (else check_settings
+    reports them)."""
+    from .alerts import tasks as alert_tasks
+    from .alerts.conf import alert_setting
+    from .tasks import deliver
+
+    if conf.validate(getattr(settings, "CRM_BRIDGE", None)):
+        return []
+    try:
+        alert_lease = float(alert_setting("LEASE_SECONDS"))
+    except (conf.CRMBridgeImproperlyConfigured, TypeError, ValueError):
+        return []  # a malformed ALERTS dict raises its own clear error wherever it is read
+    problems: list[CheckMessage] = []
+    for key, lease, task, code in (
+        ('CRM_BRIDGE["LEASE_SECONDS"]', conf.bridge_settings.LEASE_SECONDS, deliver, "W005"),
+        ('CRM_BRIDGE["ALERTS"]["LEASE_SECONDS"]', alert_lease, alert_tasks.deliver_alert, "W006"),
+    ):
+        limit = task.time_limit
+        if limit is not None and lease <= limit:
+            problems.append(
+                Warning(
+                    f"{key} is {lease:g} s, no longer than the {task.name} task's time limit ({limit:g} s): a "
+                    "task still running can lose its claim to another worker, and both send.",
+                    hint=f"Set {key} above {limit:g} s (the defaults: 180 s for rows, 60 s for alert destinations).",
+                    id=f"crm_bridge.{code}",
+                )
+            )
+    return problems
 
 
 # --- deployment: what is fine on a developer's DEBUG site and not on a real one ------------------------------

@@ -209,3 +209,26 @@ def test_a_per_process_throttle_cache_is_warned_with_debug_off(settings, backend
     messages = check_throttle_cache()
     assert ids(messages) == expected
     assert all('CACHES["default"]' in m.hint for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, []),
+        ({"LEASE_SECONDS": 150.0}, ["crm_bridge.W005"]),
+        ({"LEASE_SECONDS": 151.0}, []),
+        ({"ALERTS": {"LEASE_SECONDS": 30.0}}, ["crm_bridge.W006"]),
+        ({"LEASE_SECONDS": 60.0, "ALERTS": {"LEASE_SECONDS": 55.0}}, ["crm_bridge.W005", "crm_bridge.W006"]),
+        ({"ALERTS": {"LEASE_SECONDZ": 1.0}}, []),  # a typo: reported where ALERTS is read, not here
+        ({"LEASE_SECONDS": -1}, []),  # malformed: check_settings reports it (E006)
+    ],
+)
+def test_a_lease_must_outlast_its_task(settings, options, expected):
+    """The delivery task is killed at 150 s, the alert task at 55 s (crm_bridge/tasks.py, alerts/tasks.py)."""
+    from crm_bridge.checks import check_lease_outlasts_task
+
+    settings.CRM_BRIDGE = {**OK, **options}
+    messages = check_lease_outlasts_task()
+    assert ids(messages) == expected
+    if expected:
+        assert "time limit" in messages[0].msg and "both send" in messages[0].msg
