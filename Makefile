@@ -27,7 +27,7 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	@# The chaos suite runs in the PostgreSQL + Redis pass below (docs/chaos.md); on the embedded default it would
-	@# add minutes (a filesystem broker drains a backlog at about a message a second). Run it there by hand:
+	@# add minutes (a filesystem broker drains a backlog far slower than Redis: docs/chaos.md). Run it there by hand:
 	@# `python -m pytest tests/chaos -m chaos`.
 	$(BIN)/python -m pytest --ignore tests/chaos $(PYTEST_ARGS)
 	@echo "== the reusable app on its own minimal settings (tests/settings.py) =="

@@ -78,7 +78,7 @@ def retention() -> int:
 
 
 #: A periodic run waits in the broker at most this many of its intervals, then expires (docs/delivery.md, "The
-#: sweep"). Not one interval: a run that waits behind a backlog of deliveries (or the embedded broker's one-second
+#: sweep"). Not one interval: a run that waits behind a backlog of deliveries (or the embedded broker's folder
 #: poll, or a beat clock a little ahead of the workers') would expire every time while the queue stays behind —
 #: no lease recovery, no alarm, no alert retry for as long as the backlog lasts. Not unbounded either: beat keeps
 #: sending while no worker runs, and workers coming back run at most this many stale runs of each, all cheap no-ops.

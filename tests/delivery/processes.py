@@ -181,8 +181,8 @@ def celery_processes(
 def empty_broker() -> Iterator[None]:
     """The broker's queue emptied before and after the test. A test that keeps rows waiting leaves stale messages
     behind (the sweep hands a waiting row out again every ``REENQUEUE_AFTER``); the embedded filesystem broker feeds
-    a worker about one message a second per pool process, so the next test's worker would spend a minute skipping
-    them before it reached its own rows (and miss an alert's or a drain's deadline)."""
+    a worker one message per free pool process per poll (config/settings.py), so the next test's worker would
+    spend its first seconds skipping them before it reached its own rows."""
     from config.celery import app
 
     app.control.purge()

@@ -1,5 +1,5 @@
 """The periodic tasks still run when the queue is behind: a run that waited a few of its intervals in the broker
-(a backlog of deliveries, the embedded broker's one-second poll, a beat clock a little ahead of the workers'), is
+(a backlog of deliveries, the embedded broker's folder poll, a beat clock a little ahead of the workers'), is
 run by a real worker, not discarded as expired (docs/delivery.md, "The sweep").
 
 Each message is sent as ``celery beat`` sends its entry (the schedule's own options), with its expiry taken from
