@@ -10,7 +10,7 @@ from pathlib import Path
 
 SECRET_KEY = "tests-only"
 DEBUG = False
-ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost", "[::1]"]
 USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"
 LANGUAGE_CODE = "en"
